@@ -1,0 +1,106 @@
+import { createKeyring, type Keyring, type Secret } from "../crypto/keyring.js";
+import { defaultRandom, type RandomSource } from "../crypto/token.js";
+import type { CookieOptions } from "../http/cookie-options.js";
+import { resolveTransports, type Transport, type TransportOption } from "../http/transport.js";
+import { resolveSerializer } from "../serializers/resolve.js";
+import type { Serializer, SerializerOption } from "../serializers/serializer.js";
+import { type Duration, parseDuration } from "./duration.js";
+import { SessionConfigError } from "./errors.js";
+import type { ExpiryPolicy } from "./expiry.js";
+import type { DataKey, SessionData } from "./session.js";
+import type { SessionStore } from "./store.js";
+
+/** Options of {@link createSessions}. Only `store` and `secrets` are required. */
+export interface SessionsOptions<Data extends SessionData = Record<string, unknown>> {
+  /** Where sessions live: `memoryStore()`, `sqliteStore()`, `postgresStore()`, `mysqlStore()`, `redisStore()`. */
+  store: SessionStore;
+  /**
+   * Secrets of at least 32 bytes. The first signs and encrypts; the others still verify and
+   * decrypt, so a new secret can be put in front and an old one retired later.
+   */
+  secrets: readonly Secret[];
+  /** Sliding inactivity timeout; `null` = none. @default "7d" */
+  idleTimeout?: Duration | null;
+  /** Lifetime from creation, whatever the activity; `null` = none. @default "30d" */
+  absoluteTimeout?: Duration | null;
+  /** Write last-active (and refresh the cookie) at most this often. @default "1m" */
+  touchInterval?: Duration;
+  /** Cookie attributes (cookie transport). */
+  cookie?: CookieOptions;
+  /** "cookie", `{ header: "authorization" }` (Bearer), `{ header: "x-session-token" }`, or a list. @default "cookie" */
+  transport?: TransportOption | TransportOption[];
+  /** "json", "structured" (v8: Date, Map, Set, BigInt...), or `{ encode, decode }`. @default "json" */
+  serializer?: SerializerOption;
+  /** Largest serialized data a session may hold; a larger commit throws and writes nothing. @default 262144 */
+  maxDataBytes?: number;
+  /** Data keys also carried, encrypted, in the cookie so `sessions.peek()` reads them without the store. @default [] */
+  cookieKeys?: readonly DataKey<Data>[];
+  /** Most sessions one user may hold; beyond it the least recently active are revoked at login. @default null */
+  maxSessionsPerUser?: number | null;
+  /** Run `prune()` in the background this often (with jitter); `null` = never. @default null */
+  pruneInterval?: Duration | null;
+  /** Rows deleted per prune batch. @default 1000 */
+  pruneBatchSize?: number;
+  /** Compare-and-set retries when concurrent requests change one session. @default 8 */
+  maxRetries?: number;
+  /** Current time in ms; inject one in tests to move time without sleeping. @default Date.now */
+  clock?: () => number;
+  /** Random bytes; inject one in tests for deterministic tokens. @default crypto.randomBytes */
+  random?: RandomSource;
+}
+
+/** The frozen configuration an instance keeps. */
+export interface ResolvedConfig {
+  readonly store: SessionStore;
+  readonly keyring: Keyring;
+  readonly policy: ExpiryPolicy;
+  readonly transports: readonly Transport[];
+  readonly serializer: Serializer;
+  readonly maxDataBytes: number;
+  readonly cookieKeys: readonly string[];
+  readonly maxSessionsPerUser: number | null;
+  readonly pruneInterval: number | null;
+  readonly pruneBatchSize: number;
+  readonly maxRetries: number;
+  readonly clock: () => number;
+  readonly random: RandomSource;
+}
+
+const positiveInt = (value: unknown, option: string, fallback: number): number => {
+  if (value === undefined) return fallback;
+  if (typeof value === "number" && Number.isInteger(value) && value > 0) return value;
+  throw new SessionConfigError(`${option} must be a positive integer, got ${JSON.stringify(value)}`);
+};
+
+/** Validates options into a frozen config; never mutates the caller's object. */
+export function resolveConfig<Data extends SessionData>(options: SessionsOptions<Data>): ResolvedConfig {
+  if (!options || typeof options !== "object") throw new SessionConfigError("createSessions needs an options object");
+  const store = options.store;
+  if (!store || typeof store.get !== "function" || typeof store.update !== "function") {
+    throw new SessionConfigError("store is required, e.g. store: sqliteStore({ path: 'sessions.sqlite' })");
+  }
+  const idle = parseDuration(options.idleTimeout === undefined ? "7d" : options.idleTimeout, "idleTimeout");
+  const absolute = parseDuration(options.absoluteTimeout === undefined ? "30d" : options.absoluteTimeout, "absoluteTimeout");
+  const touchInterval = parseDuration(options.touchInterval ?? "1m", "touchInterval") ?? 60_000;
+  const cookieKeys = [...(options.cookieKeys ?? [])];
+  for (const key of cookieKeys) {
+    if (typeof key !== "string" || key.length === 0) throw new SessionConfigError("cookieKeys must list data keys (strings)");
+  }
+  const maxSessions = options.maxSessionsPerUser ?? null;
+  if (maxSessions !== null) positiveInt(maxSessions, "maxSessionsPerUser", 1);
+  return Object.freeze({
+    store,
+    keyring: createKeyring(options.secrets),
+    policy: Object.freeze({ idle, absolute, touchInterval }),
+    transports: Object.freeze(resolveTransports(options.transport, options.cookie)),
+    serializer: resolveSerializer(options.serializer),
+    maxDataBytes: positiveInt(options.maxDataBytes, "maxDataBytes", 256 * 1024),
+    cookieKeys: Object.freeze(cookieKeys),
+    maxSessionsPerUser: maxSessions,
+    pruneInterval: parseDuration(options.pruneInterval ?? null, "pruneInterval"),
+    pruneBatchSize: positiveInt(options.pruneBatchSize, "pruneBatchSize", 1000),
+    maxRetries: positiveInt(options.maxRetries, "maxRetries", 8),
+    clock: options.clock ?? Date.now,
+    random: options.random ?? defaultRandom,
+  });
+}

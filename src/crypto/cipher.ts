@@ -1,0 +1,58 @@
+import { createCipheriv, createDecipheriv } from "node:crypto";
+import type { RandomSource } from "./token.js";
+
+/**
+ * AES-256-GCM envelope: [format 1][key id 4][iv 12][ciphertext][tag 16].
+ * The key id lets a retired-but-listed secret still decrypt; the AAD (the stored id for data
+ * at rest) binds a blob to its row, so rows cannot be swapped in the database.
+ */
+const FORMAT = 1;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const HEADER = 1 + 4 + IV_BYTES;
+
+/** Raw AES-256-GCM, exposed for the published test vectors. */
+export function gcmEncrypt(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array) {
+  const cipher = createCipheriv("aes-256-gcm", key, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(aad);
+  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return { ciphertext, tag: cipher.getAuthTag() };
+}
+
+export function seal(key: Uint8Array, keyId: number, plaintext: Uint8Array, aad: string, random: RandomSource): Uint8Array {
+  const iv = Buffer.from(random(IV_BYTES));
+  const { ciphertext, tag } = gcmEncrypt(key, iv, plaintext, Buffer.from(aad, "utf8"));
+  const out = Buffer.allocUnsafe(HEADER + ciphertext.length + TAG_BYTES);
+  out.writeUInt8(FORMAT, 0);
+  out.writeUInt32BE(keyId, 1);
+  iv.copy(out, 5);
+  ciphertext.copy(out, HEADER);
+  tag.copy(out, HEADER + ciphertext.length);
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
+}
+
+/** The key id a sealed blob names, or null if it is not a sealed blob. */
+export function sealedKeyId(blob: Uint8Array): number | null {
+  if (blob.length < HEADER + TAG_BYTES || blob[0] !== FORMAT) return null;
+  return Buffer.from(blob.buffer, blob.byteOffset, blob.length).readUInt32BE(1);
+}
+
+/** Decrypts with the first candidate key that authenticates; null if none does. */
+export function open(blob: Uint8Array, candidates: readonly Uint8Array[], aad: string): Buffer | null {
+  if (sealedKeyId(blob) === null) return null;
+  const buf = Buffer.from(blob.buffer, blob.byteOffset, blob.length);
+  const iv = buf.subarray(5, HEADER);
+  const ciphertext = buf.subarray(HEADER, buf.length - TAG_BYTES);
+  const tag = buf.subarray(buf.length - TAG_BYTES);
+  for (const key of candidates) {
+    try {
+      const decipher = createDecipheriv("aes-256-gcm", key, iv, { authTagLength: TAG_BYTES });
+      decipher.setAAD(Buffer.from(aad, "utf8"));
+      decipher.setAuthTag(tag);
+      return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+    } catch {
+      // wrong key or tampered blob: try the next candidate
+    }
+  }
+  return null;
+}

@@ -1,0 +1,31 @@
+/**
+ * sessionkit: server-side sessions for TypeScript web apps.
+ * @packageDocumentation
+ */
+
+export type { ResolvedConfig, SessionsOptions } from "./core/config.js";
+export type { Duration } from "./core/duration.js";
+export { parseDuration } from "./core/duration.js";
+export {
+  SessionConfigError,
+  SessionConflictError,
+  SessionCookieTooLargeError,
+  SessionDataTooLargeError,
+  SessionError,
+  SessionStateError,
+  SessionStoreError,
+} from "./core/errors.js";
+export type { SessionEventName, SessionEvents, SessionListener } from "./core/events.js";
+export type { DataKey, SessionData } from "./core/session.js";
+export { Session } from "./core/session.js";
+export type { LoadOptions, SessionInfo, Sessions } from "./core/sessions.js";
+export { createSessions } from "./core/sessions.js";
+export type { SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "./core/store.js";
+export type { Secret } from "./crypto/keyring.js";
+export type { RandomSource } from "./crypto/token.js";
+export { applySessionHeaders } from "./http/apply-headers.js";
+export type { CookieOptions } from "./http/cookie-options.js";
+export type { Transport, TransportOption } from "./http/transport.js";
+export { jsonSerializer } from "./serializers/json.js";
+export type { Serializer, SerializerOption } from "./serializers/serializer.js";
+export { structuredSerializer } from "./serializers/structured.js";

@@ -1,0 +1,19 @@
+import sjson from "secure-json-parse";
+import type { Serializer } from "./serializer.js";
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * JSON (the default). Parsing drops `__proto__` and `constructor.prototype` keys, so a stored
+ * value can never pollute prototypes when the app later merges it into another object.
+ */
+export const jsonSerializer: Serializer = {
+  encode: (data) => JSON.stringify(data),
+  decode: (bytes) => {
+    const value = sjson.parse(decoder.decode(bytes), undefined, { protoAction: "remove", constructorAction: "remove" });
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      throw new TypeError("session data is not a JSON object");
+    }
+    return value as Record<string, unknown>;
+  },
+};

@@ -1,0 +1,19 @@
+import { SessionConfigError } from "../core/errors.js";
+import { jsonSerializer } from "./json.js";
+import type { Serializer, SerializerOption } from "./serializer.js";
+import { structuredSerializer } from "./structured.js";
+
+export function resolveSerializer(option: SerializerOption | undefined): Serializer {
+  if (option === undefined || option === "json") return jsonSerializer;
+  if (option === "structured") return structuredSerializer;
+  if (option && typeof option.encode === "function" && typeof option.decode === "function") return option;
+  throw new SessionConfigError(`serializer must be "json", "structured" or { encode, decode }, got ${String(option)}`);
+}
+
+const encoder = new TextEncoder();
+
+/** Encodes and normalizes to bytes. */
+export function encodeToBytes(serializer: Serializer, data: Record<string, unknown>): Uint8Array {
+  const out = serializer.encode(data);
+  return typeof out === "string" ? encoder.encode(out) : out;
+}

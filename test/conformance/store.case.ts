@@ -1,0 +1,354 @@
+/**
+ * The store conformance suite: written once, run by every `test/stores/<store>.test.ts`.
+ * A store is done when it passes all of it. Skipping a case needs a stated reason.
+ *
+ * Times are compared at millisecond precision: the contract promises exact milliseconds.
+ */
+import { randomBytes } from "node:crypto";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { SessionStore, StoredSession } from "../../src/index.js";
+import { createSessions } from "../../src/index.js";
+
+export interface ConformanceOptions {
+  /** A fresh, empty, migrated store; called before every test. */
+  makeStore: () => Promise<SessionStore>;
+  /** Called after every test with the store it made (drop tables, delete keys...). */
+  dropStore?: (store: SessionStore) => Promise<void>;
+  /** Cases this store cannot run, each with the reason. */
+  skip?: Array<{ reason: string; tests: string[] }>;
+  /** Timeout for the heavy cases (10 000 sessions, 1 MiB). */
+  heavyTimeout?: number;
+}
+
+const T0 = 1_700_000_000_123; // deliberately not a whole second
+const HOUR = 3_600_000;
+
+export const newId = () => randomBytes(32).toString("hex");
+
+export function record(overrides: Partial<StoredSession> = {}): StoredSession {
+  return {
+    id: newId(),
+    userId: null,
+    data: new Uint8Array(randomBytes(48)),
+    version: 1,
+    createdAt: T0,
+    lastActiveAt: T0 + 7,
+    expiresAt: T0 + HOUR + 9,
+    ip: "203.0.113.9",
+    userAgent: "Mozilla/5.0 (conformance)",
+    meta: '{"device":"laptop"}',
+    ...overrides,
+  };
+}
+
+const bytes = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+function expectSame(actual: StoredSession | null, expected: StoredSession) {
+  expect(actual).not.toBeNull();
+  const a = actual as StoredSession;
+  expect(a.data).toBeInstanceOf(Uint8Array);
+  expect(bytes(a.data).equals(bytes(expected.data))).toBe(true);
+  const { data: _a, ...restA } = a;
+  const { data: _b, ...restB } = expected;
+  expect(restA).toEqual(restB);
+}
+
+export function runStoreConformance(storeName: string, options: ConformanceOptions) {
+  const skipped = new Map<string, string>();
+  for (const { reason, tests } of options.skip ?? []) {
+    if (!reason) throw new Error("every skipped conformance case needs a reason");
+    for (const t of tests) skipped.set(t, reason);
+  }
+  const heavy = options.heavyTimeout ?? 60_000;
+
+  describe(`store conformance: ${storeName}`, () => {
+    let store: SessionStore;
+    beforeEach(async () => {
+      store = await options.makeStore();
+    });
+    afterEach(async () => {
+      await options.dropStore?.(store);
+      await store.close();
+    });
+
+    const test = (name: string, fn: () => Promise<void>, timeout?: number) => {
+      const reason = skipped.get(name);
+      if (reason) it.skip(`${name} (skipped: ${reason})`, fn);
+      else it(name, fn, timeout);
+    };
+
+    test("create then get returns every field exactly, times to the millisecond", async () => {
+      const r = record({ userId: "u1" });
+      expect(await store.create(r)).toBe(true);
+      expectSame(await store.get(r.id, T0), r);
+    });
+
+    test("nullable fields round-trip as null", async () => {
+      const r = record({ userId: null, ip: null, userAgent: null, meta: null, expiresAt: null });
+      await store.create(r);
+      expectSame(await store.get(r.id, T0 + 1000 * 24 * HOUR), r);
+    });
+
+    test("get of an unknown id is null", async () => {
+      expect(await store.get(newId(), T0)).toBeNull();
+    });
+
+    test("create refuses an existing id and keeps the original", async () => {
+      const r = record();
+      await store.create(r);
+      expect(await store.create({ ...r, data: new Uint8Array([1, 2, 3]), version: 9 })).toBe(false);
+      expectSame(await store.get(r.id, T0), r);
+    });
+
+    test("update with the stored version replaces the row", async () => {
+      const r = record({ userId: "u1" });
+      await store.create(r);
+      const next = { ...r, data: new Uint8Array([9, 9, 9]), version: 2, lastActiveAt: T0 + 50, userId: "u2" };
+      expect(await store.update(next, 1)).toBe(true);
+      expectSame(await store.get(r.id, T0), next);
+    });
+
+    test("update with a stale version is refused and changes nothing", async () => {
+      const r = record({ version: 5 });
+      await store.create(r);
+      expect(await store.update({ ...r, data: new Uint8Array([0]), version: 6 }, 4)).toBe(false);
+      expectSame(await store.get(r.id, T0), r);
+    });
+
+    test("update of a deleted row is refused and does not bring it back", async () => {
+      const r = record();
+      await store.create(r);
+      await store.delete(r.id);
+      expect(await store.update({ ...r, version: 2 }, 1)).toBe(false);
+      expect(await store.get(r.id, T0)).toBeNull();
+    });
+
+    test("update moves the session between users in the user index", async () => {
+      const r = record({ userId: "before" });
+      await store.create(r);
+      await store.update({ ...r, userId: "after", version: 2 }, 1);
+      expect(await store.listByUser("before", T0)).toEqual([]);
+      expect((await store.listByUser("after", T0)).map((s) => s.id)).toEqual([r.id]);
+    });
+
+    test("rotate moves the row to a new id with compare-and-set", async () => {
+      const r = record({ userId: "u1" });
+      await store.create(r);
+      const moved = { ...r, id: newId(), version: 2, data: new Uint8Array([4, 5]) };
+      expect(await store.rotate(r.id, 1, moved)).toBe(true);
+      expect(await store.get(r.id, T0)).toBeNull();
+      expectSame(await store.get(moved.id, T0), moved);
+      expect((await store.listByUser("u1", T0)).map((s) => s.id)).toEqual([moved.id]);
+    });
+
+    test("rotate with a stale version changes nothing", async () => {
+      const r = record({ version: 3 });
+      await store.create(r);
+      const moved = { ...r, id: newId(), version: 4 };
+      expect(await store.rotate(r.id, 2, moved)).toBe(false);
+      expectSame(await store.get(r.id, T0), r);
+      expect(await store.get(moved.id, T0)).toBeNull();
+    });
+
+    test("rotate of a deleted row is refused and creates nothing", async () => {
+      const r = record();
+      await store.create(r);
+      await store.delete(r.id);
+      const moved = { ...r, id: newId(), version: 2 };
+      expect(await store.rotate(r.id, 1, moved)).toBe(false);
+      expect(await store.get(moved.id, T0)).toBeNull();
+    });
+
+    test("touch writes timestamps only", async () => {
+      const r = record();
+      await store.create(r);
+      expect(await store.touch(r.id, T0 + 500, T0 + 2 * HOUR + 1)).toBe(true);
+      expectSame(await store.get(r.id, T0), { ...r, lastActiveAt: T0 + 500, expiresAt: T0 + 2 * HOUR + 1 });
+    });
+
+    test("touch can clear the expiry and does not bring back a deleted row", async () => {
+      const r = record();
+      await store.create(r);
+      expect(await store.touch(r.id, T0 + 1, null)).toBe(true);
+      expect((await store.get(r.id, T0 + 100 * HOUR))?.expiresAt).toBeNull();
+      await store.delete(r.id);
+      expect(await store.touch(r.id, T0 + 2, T0 + HOUR)).toBe(false);
+      expect(await store.get(r.id, T0)).toBeNull();
+    });
+
+    test("delete reports whether it deleted", async () => {
+      const r = record();
+      await store.create(r);
+      expect(await store.delete(r.id)).toBe(true);
+      expect(await store.delete(r.id)).toBe(false);
+      expect(await store.get(r.id, T0)).toBeNull();
+    });
+
+    test("an expired session is never returned, even before pruning", async () => {
+      const r = record({ userId: "u1", expiresAt: T0 + 1000 });
+      await store.create(r);
+      expect(await store.get(r.id, T0 + 999)).not.toBeNull();
+      expect(await store.get(r.id, T0 + 1000)).toBeNull();
+      expect(await store.get(r.id, T0 + 5000)).toBeNull();
+      expect(await store.listByUser("u1", T0 + 1000)).toEqual([]);
+      expect((await store.listByUser("u1", T0 + 999)).length).toBe(1);
+    });
+
+    test("listByUser returns the user's live sessions without data", async () => {
+      const a = record({ userId: "alice", lastActiveAt: T0 + 1 });
+      const b = record({ userId: "alice", lastActiveAt: T0 + 2, ip: null });
+      const c = record({ userId: "bob" });
+      const d = record({ userId: null });
+      for (const r of [a, b, c, d]) await store.create(r);
+      const list = await store.listByUser("alice", T0);
+      expect(list.map((s) => s.id).sort()).toEqual([a.id, b.id].sort());
+      for (const s of list) expect(s).not.toHaveProperty("data");
+      const { data: _d, ...bInfo } = b;
+      expect(list.find((s) => s.id === b.id)).toEqual(bInfo);
+      expect(await store.listByUser("nobody", T0)).toEqual([]);
+    });
+
+    test("deleteByUser removes a user's sessions except the ones named", async () => {
+      const keep = record({ userId: "alice" });
+      const gone1 = record({ userId: "alice" });
+      const gone2 = record({ userId: "alice" });
+      const other = record({ userId: "bob" });
+      for (const r of [keep, gone1, gone2, other]) await store.create(r);
+      const deleted = await store.deleteByUser("alice", [keep.id]);
+      expect(deleted.sort()).toEqual([gone1.id, gone2.id].sort());
+      expect((await store.listByUser("alice", T0)).map((s) => s.id)).toEqual([keep.id]);
+      expect(await store.get(gone1.id, T0)).toBeNull();
+      expect(await store.get(other.id, T0)).not.toBeNull();
+      expect(await store.deleteByUser("alice")).toEqual([keep.id]);
+      expect(await store.deleteByUser("alice")).toEqual([]);
+    });
+
+    test("pruneExpired deletes expired rows in bounded batches and keeps live ones", async () => {
+      const expired = Array.from({ length: 25 }, (_, i) => record({ userId: "u", expiresAt: T0 + i }));
+      const live = [record({ expiresAt: T0 + HOUR }), record({ expiresAt: null })];
+      for (const r of [...expired, ...live]) await store.create(r);
+      const now = T0 + 1000;
+      const batches: number[] = [];
+      for (;;) {
+        const n = await store.pruneExpired(now, 10);
+        batches.push(n);
+        if (n < 10) break;
+      }
+      expect(batches).toEqual([10, 10, 5]);
+      for (const r of live) expect(await store.get(r.id, now)).not.toBeNull();
+      const stats = await store.stats(now, 10);
+      expect(stats.total).toBe(2);
+      expect(stats.expired).toBe(0);
+    });
+
+    test("stats counts total, active, expired and the top users", async () => {
+      for (let i = 0; i < 3; i++) await store.create(record({ userId: "alice" }));
+      await store.create(record({ userId: "bob" }));
+      await store.create(record({ userId: "bob", expiresAt: T0 }));
+      await store.create(record({ userId: null }));
+      const stats = await store.stats(T0 + 1, 1);
+      expect(stats).toEqual({ total: 6, active: 5, expired: 1, topUsers: [{ userId: "alice", count: 3 }] });
+    });
+
+    test("binary data of every byte value round-trips", async () => {
+      const all = new Uint8Array(512);
+      for (let i = 0; i < all.length; i++) all[i] = i % 256;
+      const r = record({ data: all });
+      await store.create(r);
+      expectSame(await store.get(r.id, T0), r);
+      const empty = record({ data: new Uint8Array(0) });
+      await store.create(empty);
+      expectSame(await store.get(empty.id, T0), empty);
+    });
+
+    test(
+      "1 MiB of data round-trips",
+      async () => {
+        const r = record({ data: new Uint8Array(randomBytes(1024 * 1024)) });
+        await store.create(r);
+        expectSame(await store.get(r.id, T0), r);
+        const bigger = { ...r, data: new Uint8Array(randomBytes(1024 * 1024)), version: 2 };
+        expect(await store.update(bigger, 1)).toBe(true);
+        expectSame(await store.get(r.id, T0), bigger);
+      },
+      heavy,
+    );
+
+    test(
+      "10 000 sessions: create, list one user's, prune them all in batches",
+      async () => {
+        const rows = Array.from({ length: 10_000 }, (_, i) =>
+          record({ userId: i % 10 === 0 ? "heavy" : `user-${i}`, expiresAt: T0 + HOUR + (i % 100), data: new Uint8Array(16) }),
+        );
+        for (let i = 0; i < rows.length; i += 100) {
+          const results = await Promise.all(rows.slice(i, i + 100).map((r) => store.create(r)));
+          expect(results.every(Boolean)).toBe(true);
+        }
+        expect((await store.listByUser("heavy", T0)).length).toBe(1000);
+        const sample = rows[4321] as StoredSession;
+        expectSame(await store.get(sample.id, T0), sample);
+        let pruned = 0;
+        for (;;) {
+          const n = await store.pruneExpired(T0 + 2 * HOUR, 1000);
+          pruned += n;
+          if (n < 1000) break;
+        }
+        expect(pruned).toBe(10_000);
+        expect((await store.stats(T0, 10)).total).toBe(0);
+      },
+      heavy,
+    );
+
+    test("concurrent compare-and-set: exactly one writer of a version wins", async () => {
+      const r = record();
+      await store.create(r);
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => store.update({ ...r, version: 2, data: new Uint8Array([i]) }, 1)),
+      );
+      expect(results.filter(Boolean).length).toBe(1);
+      const stored = await store.get(r.id, T0);
+      expect(stored?.version).toBe(2);
+      expect(results[stored?.data[0] as number]).toBe(true);
+    });
+
+    test("engine: concurrent requests changing different keys both survive", async () => {
+      let now = T0;
+      const sessions = createSessions<Record<string, number>>({
+        store,
+        secrets: ["conformance-secret-0123456789abcdef0123456789"],
+        clock: () => now,
+      });
+      const first = await sessions.load(new Request("http://localhost/"));
+      first.set("base", 1);
+      const headers = await sessions.commit(first);
+      const cookie = (headers.get("set-cookie") ?? "").split(";")[0] as string;
+      const req = () => new Request("http://localhost/", { headers: { cookie } });
+      const loaded = await Promise.all(Array.from({ length: 6 }, () => sessions.load(req())));
+      for (const [i, s] of loaded.entries()) s.set(`k${i}`, i);
+      now += 10;
+      await Promise.all(loaded.map((s) => sessions.commit(s)));
+      const final = await sessions.load(req());
+      expect(final.isNew).toBe(false);
+      expect(final.get("base")).toBe(1);
+      for (let i = 0; i < 6; i++) expect(final.get(`k${i}`)).toBe(i);
+    });
+
+    test("engine: a commit never brings back a session revoked meanwhile", async () => {
+      const sessions = createSessions<Record<string, number>>({
+        store,
+        secrets: ["conformance-secret-0123456789abcdef0123456789"],
+        clock: () => T0,
+      });
+      const first = await sessions.load(new Request("http://localhost/"));
+      first.set("a", 1);
+      const cookie = ((await sessions.commit(first)).get("set-cookie") ?? "").split(";")[0] as string;
+      const late = await sessions.load(new Request("http://localhost/", { headers: { cookie } }));
+      await sessions.revoke(late.id);
+      late.set("a", 2);
+      const headers = await sessions.commit(late);
+      expect(late.interrupted).toBe(true);
+      expect(headers.get("set-cookie")).toMatch(/Max-Age=0|Expires=Thu, 01 Jan 1970/);
+      expect(await store.get(late.id, T0)).toBeNull();
+    });
+  });
+}
