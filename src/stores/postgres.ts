@@ -1,0 +1,219 @@
+import type { SessionStore, StoredSession } from "../core/store.js";
+import { postgresSql } from "./postgres/sql.js";
+import {
+  bufferOf,
+  checkCount,
+  checkIdentifier,
+  checkPositiveInteger,
+  guard,
+  infoFromRow,
+  missingDriver,
+  SCHEMA_VERSION,
+  sessionFromRow,
+  statsFrom,
+  versionFromComment,
+} from "./sql/shared.js";
+
+/** One query as the store sends it (pg's `QueryConfig`, the fields this store uses). */
+export interface PostgresQuery {
+  text: string;
+  values?: unknown[];
+  /** pg's client-side timeout for this query, in ms. */
+  query_timeout?: number;
+}
+
+/** The subset of a pg query result the store reads. */
+export interface PostgresQueryResult {
+  rows: Array<Record<string, unknown>>;
+  rowCount: number | null;
+}
+
+/**
+ * The subset of `pg.Pool` the store needs, so `pg` stays an optional peer dependency and
+ * any compatible pool works. Each store operation is one `query()` call: one round trip.
+ */
+export interface PostgresPool {
+  query(config: PostgresQuery): Promise<PostgresQueryResult>;
+  end(): Promise<void>;
+}
+
+/** Options for {@link postgresStore}. Give `pool` or `connectionString`. */
+export interface PostgresStoreOptions {
+  /** Your app's `pg.Pool`. The store never ends it: `close()` leaves it to you. */
+  pool?: PostgresPool;
+  /**
+   * A `postgres://` URL; the store then creates its own `pg.Pool` on first use (importing
+   * `pg` lazily) and ends it in `close()`.
+   */
+  connectionString?: string;
+  /** Extra `pg.Pool` options for the pool the store creates (ignored with `pool`). */
+  poolOptions?: Record<string, unknown>;
+  /**
+   * Table name (a plain identifier).
+   * @default "sessions"
+   */
+  table?: string;
+  /**
+   * Schema that holds the table; `migrate()` creates it when missing.
+   * @default "public"
+   */
+  schema?: string;
+  /** Fail a query that takes longer than this many ms (pg's `query_timeout`). Default: no limit. */
+  queryTimeout?: number;
+}
+
+/** A PostgreSQL store: a `SessionStore` whose `migrate()` and `schemaSql()` always exist. */
+export interface PostgresStore extends SessionStore {
+  /** Creates the schema, table and indexes if missing; idempotent, safe from many servers at once. */
+  migrate(): Promise<void>;
+  /** The DDL `migrate()` runs, for your own migration tool. */
+  schemaSql(): string;
+}
+
+interface PgModule {
+  Pool: new (config: Record<string, unknown>) => PostgresPool & { on(event: "error", listener: (error: Error) => void): unknown };
+}
+
+/** The pool the store creates from a URL: fail fast on an unreachable server rather than hang. */
+const DEFAULT_POOL_OPTIONS = { connectionTimeoutMillis: 10_000, max: 10 };
+
+async function createPool(connectionString: string, poolOptions: Record<string, unknown>): Promise<PostgresPool> {
+  let mod: PgModule;
+  try {
+    const imported = (await import("pg")) as unknown as PgModule & { default?: PgModule };
+    mod = imported.default ?? imported;
+  } catch (error) {
+    throw missingDriver("postgres", "pg", error);
+  }
+  const pool = new mod.Pool({ ...DEFAULT_POOL_OPTIONS, ...poolOptions, connectionString });
+  // An idle client that loses its connection makes the pool emit "error"; without a listener
+  // that would crash the app. The next query reports the outage instead, and reconnects.
+  pool.on("error", () => {});
+  return pool;
+}
+
+const isMissingTable = (error: unknown) => (error as { code?: unknown } | null)?.code === "42P01";
+const isUniqueViolation = (error: unknown) => (error as { code?: unknown } | null)?.code === "23505";
+
+/**
+ * A PostgreSQL store on node-postgres (`pg`), for many app servers sharing one database.
+ * Every operation is a single statement (compare-and-set updates, `DELETE ... RETURNING`,
+ * an atomic rotate), data is `bytea`, times are `timestamptz`, and pruning deletes in bounded
+ * batches under an advisory lock so only one server prunes at a time.
+ *
+ * The store does not create its table by itself: run `migrate()` once (at deploy time, or
+ * `sessionkit migrate --store postgres://...`), or apply `schemaSql()` with your own tool.
+ *
+ * @example
+ * ```ts
+ * import pg from "pg";
+ * import { createSessions } from "sessionkit";
+ * import { postgresStore } from "sessionkit/postgres";
+ *
+ * const store = postgresStore({ pool: new pg.Pool({ connectionString: process.env.DATABASE_URL }) });
+ * await store.migrate();
+ * const sessions = createSessions({ store, secrets: [process.env.SESSION_SECRET!] });
+ * ```
+ */
+export function postgresStore(options: PostgresStoreOptions): PostgresStore {
+  const name = "postgres";
+  const table = checkIdentifier(name, "table", options.table ?? "sessions");
+  const schema = checkIdentifier(name, "schema", options.schema ?? "public");
+  const queryTimeout = checkPositiveInteger(name, "queryTimeout", options.queryTimeout);
+  const { pool: appPool, connectionString } = options;
+  if (!appPool === !connectionString) {
+    throw new TypeError("[sessionkit] [postgres] pass exactly one of { pool } (your pg.Pool) or { connectionString }");
+  }
+  if (appPool && typeof appPool.query !== "function") {
+    throw new TypeError("[sessionkit] [postgres] { pool } must be a pg.Pool (or anything with query() and end())");
+  }
+  const poolOptions = { ...options.poolOptions };
+  const sql = postgresSql(schema, table);
+  const run = guard(name, sql.qualified, isMissingTable);
+
+  // Created once, on first use; a failed creation (missing driver) is retried next time.
+  let ownPool: Promise<PostgresPool> | null = null;
+  let closed = false;
+  const pool = (): Promise<PostgresPool> => {
+    if (appPool) return Promise.resolve(appPool);
+    if (closed) return Promise.reject(new Error("the store is closed"));
+    ownPool ??= createPool(connectionString as string, poolOptions).catch((error: unknown) => {
+      ownPool = null;
+      throw error;
+    });
+    return ownPool;
+  };
+  const query = async (text: string, values: unknown[] = []) =>
+    (await pool()).query(queryTimeout === undefined ? { text, values } : { text, values, query_timeout: queryTimeout });
+
+  const rowValues = (s: StoredSession) => [
+    s.id,
+    s.userId,
+    bufferOf(s.data),
+    s.version,
+    s.createdAt,
+    s.lastActiveAt,
+    s.expiresAt,
+    s.ip,
+    s.userAgent,
+    s.meta,
+  ];
+
+  return {
+    name,
+    get: (id, now) =>
+      run("get", async () => {
+        const { rows } = await query(sql.get, [id, now]);
+        return rows[0] ? sessionFromRow(rows[0]) : null;
+      }),
+    create: (session) => run("create", async () => (await query(sql.create, rowValues(session))).rowCount === 1),
+    update: (session, expectedVersion) =>
+      run("update", async () => (await query(sql.update, [...rowValues(session), expectedVersion])).rowCount === 1),
+    rotate: (oldId, expectedVersion, session) =>
+      run("rotate", async () => {
+        try {
+          return (await query(sql.rotate, [...rowValues(session), oldId, expectedVersion])).rowCount === 1;
+        } catch (error) {
+          // The new id exists already: the statement rolled back as a whole, nothing changed.
+          if (isUniqueViolation(error)) return false;
+          throw error;
+        }
+      }),
+    touch: (id, lastActiveAt, expiresAt) =>
+      run("touch", async () => (await query(sql.touch, [id, lastActiveAt, expiresAt])).rowCount === 1),
+    delete: (id) => run("delete", async () => (await query(sql.delete, [id])).rowCount === 1),
+    listByUser: (userId, now) =>
+      run("listByUser", async () => (await query(sql.listByUser, [userId, now])).rows.map(infoFromRow)),
+    deleteByUser: (userId, except = []) =>
+      run("deleteByUser", async () => (await query(sql.deleteByUser, [userId, [...except]])).rows.map((r) => String(r.id))),
+    pruneExpired: (now, limit) =>
+      run("pruneExpired", async () => (await query(sql.pruneExpired, [now, checkCount(name, "limit", limit)])).rowCount ?? 0),
+    stats: (now, topUsers) =>
+      run("stats", async () => {
+        const { rows } = await query(sql.stats, [now, checkCount(name, "topUsers", topUsers)]);
+        const row = rows[0] ?? {};
+        const top = typeof row.top === "string" ? JSON.parse(row.top) : row.top;
+        return statsFrom(row.total, row.active, (top ?? []) as Array<Record<string, unknown>>, topUsers);
+      }),
+    migrate: () =>
+      run("migrate", async () => {
+        const { rows } = await query(sql.schemaVersion, [sql.qualified]);
+        const found = versionFromComment(rows[0]?.comment);
+        if (found !== null && found > SCHEMA_VERSION) {
+          throw new Error(
+            `table ${sql.qualified} has sessionkit schema ${found}, newer than this version of sessionkit knows (${SCHEMA_VERSION}); upgrade sessionkit`,
+          );
+        }
+        // No parameters: pg sends it with the simple protocol, as one implicit transaction.
+        await (await pool()).query({ text: sql.migrate });
+      }),
+    schemaSql: () => sql.ddl,
+    async close() {
+      if (closed) return;
+      closed = true;
+      const own = ownPool;
+      ownPool = null;
+      if (own) await (await own.catch(() => null))?.end();
+    },
+  };
+}
