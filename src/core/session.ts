@@ -158,6 +158,8 @@ export class Session<Data extends SessionData = Record<string, unknown>> {
   set<K extends DataKey<Data>>(key: K, value: Data[K]): this {
     this.#writable();
     if (typeof key !== "string") throw new TypeError("[sessionkit] session keys are strings");
+    // Assigning "__proto__" would swap the data object's prototype instead of storing a key.
+    if (key === "__proto__") throw new TypeError('[sessionkit] "__proto__" cannot be a session key');
     if (value === undefined) delete this[STATE].data[key];
     else this[STATE].data[key] = value;
     return this;
