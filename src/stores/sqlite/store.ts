@@ -1,0 +1,512 @@
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, resolve } from "node:path";
+import { SessionConfigError } from "../../core/errors.js";
+import type { SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "../../core/store.js";
+import {
+  COLUMNS,
+  isValidTableName,
+  MIGRATIONS,
+  type Migration,
+  quote,
+  schemaScript,
+  VERSION_TABLE,
+  versionTableSql,
+} from "./schema.js";
+
+/** The subset of a better-sqlite3 statement that the store uses. */
+export interface SqliteStatement {
+  run(...params: unknown[]): { changes: number };
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+}
+
+/**
+ * The subset of better-sqlite3's `Database` that the store uses, typed structurally so that
+ * better-sqlite3 stays an optional peer dependency (a `Database` from it fits this type).
+ */
+export interface SqliteDatabase {
+  prepare(sql: string): SqliteStatement;
+  exec(sql: string): unknown;
+  pragma(source: string, options?: { simple?: boolean }): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: mirrors better-sqlite3's own generic signature
+  transaction<F extends (...args: any[]) => unknown>(fn: F): F & { immediate: F };
+  close(): unknown;
+  readonly open: boolean;
+  readonly name: string;
+  readonly memory: boolean;
+  readonly readonly: boolean;
+}
+
+/** Options for {@link sqliteStore}: give `path` (the store opens and owns the file) or `database`. */
+export interface SqliteStoreOptions {
+  /**
+   * The database file, created if it does not exist (its directory must exist), or
+   * `":memory:"` for a private in-memory database (tests).
+   */
+  path?: string;
+  /**
+   * A better-sqlite3 `Database` the app already has open. The store uses it as it is (no
+   * pragmas changed: enable WAL yourself) and `close()` leaves it open.
+   */
+  database?: SqliteDatabase;
+  /**
+   * The sessions table. Its schema version is recorded in the `sessionkit_schema` table.
+   * @default "sessions"
+   */
+  table?: string;
+  /**
+   * How long a write waits for another connection or process that holds the write lock, in ms.
+   * @default 5000
+   */
+  busyTimeout?: number;
+  /**
+   * Create or upgrade the schema when the store opens. Set it to `false` when you apply the
+   * DDL of `schemaSql()` with your own migration tool; the store then refuses to work until
+   * the table exists.
+   * @default true
+   */
+  migrate?: boolean;
+}
+
+type DriverConstructor = new (path: string, options?: { timeout?: number; fileMustExist?: boolean }) => SqliteDatabase;
+
+const PREFIX = "[sessionkit] [sqlite]";
+const SQLITE_HEADER = "SQLite format 3\0";
+const EMPTY = new Uint8Array(0);
+/** Thrown inside a transaction to roll it back without it being an error. */
+const ROLLBACK = Symbol("rollback");
+
+/** Loads better-sqlite3 only when a store is created, so importing this module never needs it. */
+function loadDriver(): DriverConstructor {
+  // `__filename` exists in the CommonJS build (where import.meta is empty); the ESM build has
+  // import.meta.url. The bundler's own `require` shim cannot be used: it throws under ESM.
+  const load = createRequire(typeof __filename === "string" ? __filename : import.meta.url);
+  try {
+    const mod = load("better-sqlite3") as DriverConstructor | { default: DriverConstructor };
+    return "default" in mod ? mod.default : mod;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === "MODULE_NOT_FOUND" || code === "ERR_MODULE_NOT_FOUND") {
+      throw new SessionConfigError(
+        `${PREFIX} sqliteStore() needs the better-sqlite3 package, which is not installed. Run \`npm install better-sqlite3\`.`,
+        { cause: error },
+      );
+    }
+    throw new SessionConfigError(
+      `${PREFIX} better-sqlite3 is installed but failed to load (${(error as Error).message}). Run \`npm rebuild better-sqlite3\` for this Node.js version.`,
+      { cause: error },
+    );
+  }
+}
+
+const isMemoryPath = (path: string) => path === ":memory:" || path === "";
+
+/**
+ * Checks a database path before anything opens it, so that a bad path fails with a message
+ * that names it and says what to do, and nothing is created or changed.
+ */
+function checkPath(path: string): void {
+  const abs = resolve(path);
+  const dir = dirname(abs);
+  if (!existsSync(dir)) {
+    throw new SessionConfigError(
+      `${PREFIX} cannot open ${abs}: the directory ${dir} does not exist. Create it first (mkdir -p ${JSON.stringify(dir)}) or pass another path.`,
+    );
+  }
+  if (!statSync(dir).isDirectory()) {
+    throw new SessionConfigError(`${PREFIX} cannot open ${abs}: ${dir} is not a directory. Pass another path.`);
+  }
+  if (!existsSync(abs)) return;
+  const stat = statSync(abs);
+  if (!stat.isFile()) {
+    throw new SessionConfigError(
+      `${PREFIX} cannot open ${abs}: it is not a regular file. Pass the path of a SQLite database file.`,
+    );
+  }
+  // Checked on the mode bits, not with access(): a process running as root may write to any
+  // file, but a file that nobody may write was made read-only on purpose.
+  if ((stat.mode & 0o222) === 0) {
+    throw new SessionConfigError(
+      `${PREFIX} cannot use ${abs}: the file is read-only and sessions are written to it. Make it writable (chmod u+w ${JSON.stringify(abs)}) or pass another path.`,
+    );
+  }
+  if (stat.size > 0) {
+    const header = Buffer.alloc(16);
+    const fd = openSync(abs, "r");
+    try {
+      readSync(fd, header, 0, 16, 0);
+    } finally {
+      closeSync(fd);
+    }
+    if (header.toString("latin1") !== SQLITE_HEADER) {
+      throw new SessionConfigError(
+        `${PREFIX} cannot use ${abs}: it is not a SQLite database. Nothing was changed. Pass the path of a SQLite file, or of a file that does not exist yet to create one.`,
+      );
+    }
+  }
+}
+
+/** Turns a driver error met while opening into one that names the path and what to do. */
+function openError(where: string, error: unknown): Error {
+  const code = String((error as { code?: unknown }).code ?? "");
+  const message = (error as Error).message ?? String(error);
+  if (code.startsWith("SQLITE_NOTADB") || code.startsWith("SQLITE_CORRUPT")) {
+    return new SessionConfigError(
+      `${PREFIX} cannot use ${where}: it is not a SQLite database or it is damaged (${message}). Pass another path, or restore the file from a backup.`,
+      { cause: error },
+    );
+  }
+  if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_PERM")) {
+    return new SessionConfigError(
+      `${PREFIX} cannot write to ${where} (${message}). Check that the file and its directory are writable by this process.`,
+      { cause: error },
+    );
+  }
+  if (error instanceof SessionConfigError) return error;
+  return new SessionConfigError(`${PREFIX} cannot open ${where}: ${message}`, { cause: error });
+}
+
+interface Row {
+  id: string;
+  user_id: unknown;
+  data: unknown;
+  version: unknown;
+  created_at: unknown;
+  last_active_at: unknown;
+  expires_at: unknown;
+  ip: unknown;
+  user_agent: unknown;
+  meta: unknown;
+}
+
+const int = (v: unknown): number | undefined => (typeof v === "number" && Number.isSafeInteger(v) ? v : undefined);
+const text = (v: unknown): string | null | undefined => (v === null || typeof v === "string" ? v : undefined);
+const blob = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+/**
+ * Maps a row to a session. A row damaged outside sessionkit (wrong types written by hand, a
+ * broken import) is returned with empty data and times that are not expired, so the engine
+ * reports it as "undecodable" and gives the request a fresh session instead of crashing.
+ */
+function toSession(row: Row, now: number): { session: StoredSession; damaged: boolean } {
+  const version = int(row.version);
+  const createdAt = int(row.created_at);
+  const lastActiveAt = int(row.last_active_at);
+  const expiresAt = row.expires_at === null ? null : int(row.expires_at);
+  const userId = text(row.user_id);
+  const ip = text(row.ip);
+  const userAgent = text(row.user_agent);
+  const meta = text(row.meta);
+  const data = Buffer.isBuffer(row.data) ? new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength) : undefined;
+  if (
+    version === undefined ||
+    createdAt === undefined ||
+    lastActiveAt === undefined ||
+    expiresAt === undefined ||
+    userId === undefined ||
+    ip === undefined ||
+    userAgent === undefined ||
+    meta === undefined ||
+    data === undefined
+  ) {
+    return {
+      damaged: true,
+      session: {
+        id: row.id,
+        userId: userId ?? null,
+        data: EMPTY,
+        version: version ?? 0,
+        createdAt: now,
+        lastActiveAt: now,
+        expiresAt: null,
+        ip: ip ?? null,
+        userAgent: userAgent ?? null,
+        meta: null,
+      },
+    };
+  }
+  return {
+    damaged: false,
+    session: { id: row.id, userId, data, version, createdAt, lastActiveAt, expiresAt, ip, userAgent, meta },
+  };
+}
+
+/** The schema state of one table, read without writing anything. */
+type SchemaState = { table: "missing" | "present"; version: number };
+
+/** Creates the store; `migrations` is replaceable for tests of upgrades from older versions. */
+export function createSqliteStore(options: SqliteStoreOptions, migrations: readonly Migration[] = MIGRATIONS): SessionStore {
+  if (options === null || typeof options !== "object") {
+    throw new SessionConfigError(`${PREFIX} sqliteStore() takes { path } or { database }`);
+  }
+  const { path, database, table = "sessions", busyTimeout = 5000, migrate: autoMigrate = true } = options;
+  if ((path === undefined) === (database === undefined)) {
+    throw new SessionConfigError(
+      `${PREFIX} give exactly one of path (a file, or ":memory:") and database (an open better-sqlite3 Database)`,
+    );
+  }
+  if (path !== undefined && typeof path !== "string") {
+    throw new SessionConfigError(`${PREFIX} path must be a string, got ${typeof path}`);
+  }
+  if (typeof table !== "string" || !isValidTableName(table)) {
+    throw new SessionConfigError(
+      `${PREFIX} table must be a plain SQL identifier (letters, digits, _; not "sqlite_*" or "${VERSION_TABLE}"), got ${JSON.stringify(table)}`,
+    );
+  }
+  if (!Number.isInteger(busyTimeout) || busyTimeout < 0) {
+    throw new SessionConfigError(`${PREFIX} busyTimeout must be a non-negative integer of milliseconds, got ${busyTimeout}`);
+  }
+  const latest = migrations.length;
+  const owned = database === undefined;
+  const where =
+    path === undefined
+      ? `the given database (${database?.name || "in memory"})`
+      : isMemoryPath(path)
+        ? ":memory:"
+        : resolve(path);
+
+  let db: SqliteDatabase;
+  if (database !== undefined) {
+    if (!database || typeof database.prepare !== "function" || !database.open) {
+      throw new SessionConfigError(`${PREFIX} database must be an open better-sqlite3 Database`);
+    }
+    db = database;
+  } else {
+    const file = path as string;
+    const Driver = loadDriver();
+    if (!isMemoryPath(file)) checkPath(file);
+    try {
+      db = new Driver(file, { timeout: busyTimeout });
+    } catch (error) {
+      throw openError(where, error);
+    }
+  }
+
+  const T = quote(table);
+
+  /** Reads where the schema stands; throws (changing nothing) if the table is not ours. */
+  function inspect(): SchemaState {
+    const master = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)")
+      .all(table, VERSION_TABLE) as Array<{
+      name: string;
+    }>;
+    const hasTable = master.some((r) => r.name === table);
+    const hasVersions = master.some((r) => r.name === VERSION_TABLE);
+    const recorded = hasVersions
+      ? ((
+          db.prepare(`SELECT version FROM ${quote(VERSION_TABLE)} WHERE table_name = ?`).get(table) as
+            | { version: number }
+            | undefined
+        )?.version ?? null)
+      : null;
+    if (recorded !== null && recorded > latest) {
+      throw new SessionConfigError(
+        `${PREFIX} the table "${table}" in ${where} is at schema version ${recorded}, newer than this sessionkit knows (${latest}). Nothing was changed. Upgrade sessionkit.`,
+      );
+    }
+    if (!hasTable) return { table: "missing", version: 0 };
+    const columns = db.prepare(`SELECT name, type FROM pragma_table_info(?)`).all(table) as Array<{ name: string; type: string }>;
+    const problems: string[] = [];
+    for (const [name, type] of Object.entries(COLUMNS)) {
+      const found = columns.find((c) => c.name.toLowerCase() === name);
+      if (!found) problems.push(`no column ${name}`);
+      else if (found.type.toUpperCase() !== type) problems.push(`column ${name} is ${found.type || "untyped"}, not ${type}`);
+    }
+    if (problems.length > 0) {
+      throw new SessionConfigError(
+        `${PREFIX} the table "${table}" in ${where} was not created by sessionkit (${problems.join("; ")}). Nothing was changed. ` +
+          `Give sessionkit its own table (sqliteStore({ table: "app_sessions" }), or ?table=app_sessions in a CLI store URL), or move that table away.`,
+      );
+    }
+    // A table with our columns but no recorded version was made from schemaSql() by hand:
+    // it is at version 1 (every later step keeps these columns).
+    return { table: "present", version: recorded ?? 1 };
+  }
+
+  /** Creates or upgrades the schema; a no-op (and no write lock) when it is current. */
+  function migrateNow(): void {
+    try {
+      if (inspect().version >= latest && hasVersionRecord()) return;
+    } catch (error) {
+      throw openError(where, error);
+    }
+    const run = db.transaction(() => {
+      // Read again under the write lock: another process may have migrated meanwhile.
+      const state = inspect();
+      db.exec(versionTableSql());
+      for (let v = state.version + 1; v <= latest; v++) {
+        for (const sql of (migrations[v - 1] as Migration)(table)) db.exec(sql);
+      }
+      db.prepare(
+        `INSERT INTO ${quote(VERSION_TABLE)} (table_name, version, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT (table_name) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at`,
+      ).run(table, latest, Date.now());
+    });
+    try {
+      run.immediate();
+    } catch (error) {
+      throw openError(where, error);
+    }
+    statements = null;
+  }
+
+  function hasVersionRecord(): boolean {
+    const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(VERSION_TABLE);
+    return (
+      exists !== undefined && db.prepare(`SELECT 1 FROM ${quote(VERSION_TABLE)} WHERE table_name = ?`).get(table) !== undefined
+    );
+  }
+
+  let statements: ReturnType<typeof prepareAll> | null = null;
+  let closed = false;
+
+  try {
+    // Validate before changing anything: a foreign table or a file that is not a database
+    // fails here with the file untouched.
+    const state = inspect();
+    if (owned && path !== undefined && !isMemoryPath(path)) {
+      // WAL: readers never block the writer and the writer never blocks readers.
+      db.pragma("journal_mode = WAL");
+      // Safe with WAL: a power loss may drop the last commits, never corrupt the file.
+      db.pragma("synchronous = NORMAL");
+    }
+    if (owned) db.pragma(`busy_timeout = ${busyTimeout}`);
+    if (autoMigrate) migrateNow();
+    else if (state.table === "present" && state.version < latest) {
+      throw new SessionConfigError(
+        `${PREFIX} the table "${table}" in ${where} is at schema version ${state.version}, this sessionkit needs ${latest}. Run store.migrate() or \`sessionkit migrate\`.`,
+      );
+    }
+  } catch (error) {
+    if (owned) db.close();
+    throw openError(where, error);
+  }
+
+  function prepareAll() {
+    const cols = "id, user_id, data, version, created_at, last_active_at, expires_at, ip, user_agent, meta";
+    const live = "(expires_at IS NULL OR expires_at > ?)";
+    return {
+      get: db.prepare(`SELECT ${cols} FROM ${T} WHERE id = ? AND ${live}`),
+      create: db.prepare(`INSERT INTO ${T} (${cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+      update: db.prepare(
+        `UPDATE ${T} SET user_id = ?, data = ?, version = ?, created_at = ?, last_active_at = ?, expires_at = ?, ip = ?, user_agent = ?, meta = ? WHERE id = ? AND version = ?`,
+      ),
+      deleteVersion: db.prepare(`DELETE FROM ${T} WHERE id = ? AND version = ?`),
+      touch: db.prepare(`UPDATE ${T} SET last_active_at = ?, expires_at = ? WHERE id = ?`),
+      delete: db.prepare(`DELETE FROM ${T} WHERE id = ?`),
+      listByUser: db.prepare(
+        `SELECT id, user_id, NULL AS data, version, created_at, last_active_at, expires_at, ip, user_agent, meta FROM ${T} WHERE user_id = ? AND ${live}`,
+      ),
+      deleteByUser: db.prepare(`DELETE FROM ${T} WHERE user_id = ? AND id NOT IN (SELECT value FROM json_each(?)) RETURNING id`),
+      prune: db.prepare(`DELETE FROM ${T} WHERE rowid IN (SELECT rowid FROM ${T} WHERE expires_at <= ? LIMIT ?)`),
+      counts: db.prepare(`SELECT count(*) AS total, coalesce(sum(${live}), 0) AS active FROM ${T}`),
+      topUsers: db.prepare(
+        `SELECT user_id AS userId, count(*) AS count FROM ${T} WHERE user_id IS NOT NULL AND ${live} GROUP BY user_id ORDER BY count DESC, user_id LIMIT ?`,
+      ),
+    };
+  }
+
+  /** The prepared statements, made once and reused for the life of the store. */
+  function stmts() {
+    if (closed) throw new SessionConfigError(`${PREFIX} the store for ${where} is closed`);
+    if (statements) return statements;
+    try {
+      statements = prepareAll();
+    } catch (error) {
+      if (/no such table/i.test((error as Error).message)) {
+        throw new SessionConfigError(
+          `${PREFIX} the table "${table}" does not exist in ${where}. Run store.migrate() (or \`sessionkit migrate\`), or apply the DDL of store.schemaSql().`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    return statements;
+  }
+
+  const params = (s: StoredSession) =>
+    [s.userId, blob(s.data), s.version, s.createdAt, s.lastActiveAt, s.expiresAt, s.ip, s.userAgent, s.meta] as const;
+
+  const rotateTx = db.transaction((oldId: string, expectedVersion: number, s: StoredSession): boolean => {
+    const st = stmts();
+    if (st.deleteVersion.run(oldId, expectedVersion).changes !== 1) return false;
+    if (st.create.run(s.id, ...params(s)).changes !== 1) throw ROLLBACK;
+    return true;
+  });
+
+  return {
+    name: "sqlite",
+    async get(id, now) {
+      const row = stmts().get.get(id, now) as Row | undefined;
+      return row ? toSession(row, now).session : null;
+    },
+    async create(s) {
+      return stmts().create.run(s.id, ...params(s)).changes === 1;
+    },
+    async update(s, expectedVersion) {
+      return stmts().update.run(...params(s), s.id, expectedVersion).changes === 1;
+    },
+    async rotate(oldId, expectedVersion, s) {
+      stmts();
+      try {
+        // IMMEDIATE takes the write lock up front, so two processes cannot both pass the check.
+        return rotateTx.immediate(oldId, expectedVersion, s);
+      } catch (error) {
+        if (error === ROLLBACK) return false;
+        throw error;
+      }
+    },
+    async touch(id, lastActiveAt, expiresAt) {
+      return stmts().touch.run(lastActiveAt, expiresAt, id).changes === 1;
+    },
+    async delete(id) {
+      return stmts().delete.run(id).changes === 1;
+    },
+    async listByUser(userId, now) {
+      const out: StoredSessionInfo[] = [];
+      for (const row of stmts().listByUser.all(userId, now) as Row[]) {
+        const { session, damaged } = toSession({ ...row, data: Buffer.alloc(0) }, now);
+        if (damaged) continue;
+        const { data: _data, ...info } = session;
+        out.push(info);
+      }
+      return out;
+    },
+    async deleteByUser(userId, except = []) {
+      const rows = stmts().deleteByUser.all(userId, JSON.stringify(except)) as Array<{ id: string }>;
+      return rows.map((r) => r.id);
+    },
+    async pruneExpired(now, limit) {
+      return stmts().prune.run(now, limit).changes;
+    },
+    async stats(now, topUsers): Promise<StoreStats> {
+      const st = stmts();
+      const { total, active } = st.counts.get(now) as { total: number; active: number };
+      const top = st.topUsers.all(now, topUsers) as Array<{ userId: string; count: number }>;
+      return { total, active, expired: total - active, topUsers: top };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      statements = null;
+      if (owned && db.open) db.close();
+    },
+    async migrate() {
+      if (closed) throw new SessionConfigError(`${PREFIX} the store for ${where} is closed`);
+      migrateNow();
+    },
+    schemaSql() {
+      return schemaScript(table, migrations);
+    },
+  };
+}
+
+/** The DDL of a fresh schema for `table` (what `store.schemaSql()` returns), without opening a database. */
+export function sqliteSchemaSql(table = "sessions"): string {
+  if (typeof table !== "string" || !isValidTableName(table)) {
+    throw new SessionConfigError(`${PREFIX} table must be a plain SQL identifier, got ${JSON.stringify(table)}`);
+  }
+  return schemaScript(table);
+}
