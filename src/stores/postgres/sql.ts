@@ -74,16 +74,17 @@ WHERE EXISTS (SELECT 1 FROM moved)`,
     listByUser: `SELECT ${INFO_COLUMNS} FROM ${qualified} WHERE user_id = $1 AND ${live("$2")}`,
     deleteByUser: `DELETE FROM ${qualified} WHERE user_id = $1 AND NOT (id = ANY($2::text[])) RETURNING id`,
     /**
-     * One bounded batch, by physical row address (`ctid`) so the sub-select's LIMIT applies.
+     * One bounded batch, by physical row address (`ctid`, a TID scan) so the sub-select's LIMIT
+     * applies.
      * The try-lock is transaction-level and taken in the same statement: it is held on exactly
      * one connection and released when the statement ends, even if the app dies meanwhile.
      * When another server holds it, the one-time filter skips the scan and 0 rows are deleted.
      */
-    pruneExpired: `DELETE FROM ${qualified} WHERE ctid IN (
+    pruneExpired: `DELETE FROM ${qualified} WHERE ctid = ANY(ARRAY(
   SELECT ctid FROM ${qualified}
   WHERE (SELECT pg_try_advisory_xact_lock(${pruneLock})) AND expires_at <= ${ts("$1")}
   LIMIT $2
-)`,
+))`,
     pruneLockKey: pruneLock,
     stats: `SELECT
   (SELECT count(*) FROM ${qualified}) AS total,

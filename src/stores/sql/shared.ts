@@ -36,7 +36,9 @@ export function checkIdentifier(store: string, what: string, value: unknown): st
 export function checkPositiveInteger(store: string, what: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
-    throw new SessionConfigError(`[sessionkit] [${store}] ${what} must be a positive integer (milliseconds), got ${String(value)}`);
+    throw new SessionConfigError(
+      `[sessionkit] [${store}] ${what} must be a positive integer (milliseconds), got ${String(value)}`,
+    );
   }
   return value;
 }
