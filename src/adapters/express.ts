@@ -1,0 +1,185 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { SessionConfigError } from "../core/errors.js";
+import type { Session } from "../core/session.js";
+import type { Sessions } from "../core/sessions.js";
+import { type CsrfOptions, isUnsafeMethod, resolveCsrfOptions, SessionCsrfError, submittedCsrfToken } from "../http/csrf.js";
+import { deferHeaders } from "./defer-headers.js";
+import { createSessionView, mergeCommitHeaders, type RequestSessionState } from "./express-view.js";
+import { pickHeaders, sessionHeaderNames } from "./node-headers.js";
+
+export type { CsrfOptions } from "../http/csrf.js";
+export { SessionCsrfError } from "../http/csrf.js";
+
+/**
+ * The shape of your session data, for `req.session` typing. Declare it once in your app:
+ *
+ * @example
+ * ```ts
+ * declare module "sessionkit/express" {
+ *   interface SessionData {
+ *     cart: string[];
+ *   }
+ * }
+ * // req.session.get("cart") is string[] | undefined; req.session.get("nope") is a type error.
+ * ```
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: apps add their keys through declaration merging
+export interface SessionData {}
+
+/** The declared `SessionData`, or any keys when the app declared none. */
+export type AppSessionData = keyof SessionData extends never ? Record<string, unknown> : SessionData;
+
+type Callback = (error?: unknown) => void;
+
+/** Read-only cookie facts, shaped like express-session's `req.session.cookie`. */
+export interface ExpressSessionCookie {
+  readonly expires: Date | null;
+  /** Milliseconds until the session expires, or null without timeouts. */
+  readonly maxAge: number | null;
+  readonly originalMaxAge: number | null;
+  readonly httpOnly: boolean | undefined;
+  readonly secure: boolean | undefined;
+  readonly sameSite: "lax" | "strict" | "none" | undefined;
+  readonly path: string | undefined;
+  readonly domain: string | undefined;
+}
+
+/** The methods express-session code (Passport 0.7 among it) calls on `req.session`. */
+export interface ExpressSessionApi<Data extends object> extends Session<Data> {
+  /** Deletes this session and continues the request with a new, empty one under a new token. */
+  regenerate(callback?: Callback): this;
+  /** Commits now (the response commits again, writing only what changed since). */
+  save(callback?: Callback): this;
+  /** Re-reads the session from the store, dropping unsaved changes. */
+  reload(callback?: Callback): this;
+  /** Deletes the session at commit; with a callback, commits the deletion now. */
+  destroy(callback?: Callback): this;
+  /** Accepted for compatibility: the engine slides the expiry itself at commit. */
+  touch(): this;
+  /** Accepted for compatibility: the engine slides the expiry itself at commit. */
+  resetMaxAge(): this;
+  readonly cookie: ExpressSessionCookie;
+  /** The underlying sessionkit `Session`. */
+  readonly sessionkit: Session<Data>;
+}
+
+/**
+ * `req.session`: the sessionkit `Session` API plus express-session-style property access to
+ * data keys (`req.session.passport`), so code written for express-session keeps working.
+ * A data key that shares a name with a method (`get`, `id`...) is only reachable through
+ * `get`/`set`.
+ */
+export type ExpressSession<Data extends object = AppSessionData> = ExpressSessionApi<Data> &
+  Partial<Data> & { [key: string]: unknown };
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** Set by sessionkit's `sessionMiddleware`. */
+      session: ExpressSession;
+    }
+  }
+}
+
+/** Options of the Express middleware. */
+export interface ExpressSessionMiddlewareOptions {
+  /**
+   * Transport that answers a request carrying no token ("cookie" or a header name), when the
+   * sessions are configured with several. @default the first configured
+   */
+  transport?: string | ((req: IncomingMessage) => string | undefined);
+  /** The client IP recorded on new sessions. @default req.ip (honours "trust proxy"), else the socket address */
+  ip?: (req: IncomingMessage) => string | null | undefined;
+}
+
+type Next = (error?: unknown) => void;
+type NodeHandler = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
+
+/**
+ * Express (4 and 5) and Connect middleware: loads the session into `req.session` and commits
+ * it before the response headers go out (also for `res.redirect`, streamed responses and
+ * error responses). Store failures go to `next(err)`, so your error handler answers with a 5xx.
+ *
+ * @example
+ * ```ts
+ * import express from "express";
+ * import { createSessions } from "sessionkit";
+ * import { sessionMiddleware } from "sessionkit/express";
+ * import { sqliteStore } from "sessionkit/sqlite";
+ *
+ * const sessions = createSessions({ store: sqliteStore({ path: "sessions.sqlite" }), secrets: [secret] });
+ * const app = express();
+ * app.use(sessionMiddleware(sessions));
+ * app.get("/", (req, res) => {
+ *   req.session.set("visits", ((req.session.get("visits") as number) ?? 0) + 1);
+ *   res.send("hello");
+ * });
+ * ```
+ */
+export function sessionMiddleware<Data extends object>(
+  sessions: Sessions<Data>,
+  options: ExpressSessionMiddlewareOptions = {},
+): NodeHandler {
+  const engine = sessions as unknown as Sessions<Record<string, unknown>>;
+  const names = sessionHeaderNames(engine.config.transports);
+  return function sessionkitExpress(req, res, next) {
+    const request = req as IncomingMessage & { session?: unknown; ip?: string };
+    if (request.session !== undefined && request.session !== null) {
+      next(); // mounted twice (or under express-session): keep the first
+      return;
+    }
+    const headers = pickHeaders(req.headers, names);
+    const ip = options.ip ? (options.ip(req) ?? null) : (request.ip ?? req.socket.remoteAddress ?? null);
+    const transport = typeof options.transport === "function" ? options.transport(req) : options.transport;
+    engine.load(headers, { ip, transport }).then((session) => {
+      const state: RequestSessionState = {
+        sessions: engine,
+        session,
+        pending: null,
+        headers,
+        ip,
+        deferredError: undefined,
+        inflight: null,
+        replaceView: (view) => {
+          request.session = view;
+        },
+      };
+      request.session = createSessionView(state);
+      deferHeaders(
+        res,
+        async () => {
+          await state.inflight;
+          if (state.deferredError !== undefined) throw state.deferredError;
+          return mergeCommitHeaders(state.pending, await engine.commit(state.session));
+        },
+        next,
+      );
+      next();
+    }, next);
+  };
+}
+
+/**
+ * CSRF check for cookie sessions: unsafe methods (POST, PUT, PATCH, DELETE...) must carry
+ * `req.session.csrfToken()` in the `x-csrf-token` header or the `_csrf` form field (parse
+ * the body first, e.g. `express.urlencoded()`); otherwise `next(SessionCsrfError)`, a 403.
+ * Put it after `sessionMiddleware`.
+ *
+ * @example
+ * ```ts
+ * app.use(sessionMiddleware(sessions), express.urlencoded({ extended: false }), csrfProtection());
+ * app.get("/form", (req, res) => res.send(`<input type="hidden" name="_csrf" value="${req.session.csrfToken()}">`));
+ * ```
+ */
+export function csrfProtection(options: CsrfOptions = {}): NodeHandler {
+  const { header, field } = resolveCsrfOptions(options);
+  return function sessionkitCsrf(req, _res, next) {
+    if (!isUnsafeMethod(req.method)) return next();
+    const session = (req as IncomingMessage & { session?: ExpressSession }).session;
+    if (!session || typeof session.verifyCsrf !== "function") {
+      return next(new SessionConfigError("[sessionkit] [express] csrfProtection() needs sessionMiddleware(sessions) before it"));
+    }
+    const token = submittedCsrfToken(req.headers[header], (req as IncomingMessage & { body?: unknown }).body, field);
+    next(session.verifyCsrf(token) ? undefined : new SessionCsrfError());
+  };
+}
