@@ -1,5 +1,8 @@
 import type { createEmitter } from "./events.js";
 
+/** The longest delay setTimeout honours (2^31 - 1 ms); longer ones fire at once. */
+const MAX_TIMER_DELAY = 2_147_483_647;
+
 /**
  * Runs `prune` every `interval` ms with ±10% jitter (so many app servers started together
  * do not all prune at once). The timer is unref'd, so it never keeps the process alive, and
@@ -10,7 +13,9 @@ export function startPruneScheduler(interval: number, prune: () => Promise<numbe
   let running: Promise<void> | null = null;
   let stopped = false;
 
-  const jittered = () => Math.max(1, Math.round(interval * (0.9 + Math.random() * 0.2)));
+  // setTimeout fires at once for delays above 2^31 - 1 ms (about 24.8 days), which would turn
+  // a long interval into a busy loop: longer intervals wait the longest delay a timer allows.
+  const jittered = () => Math.min(MAX_TIMER_DELAY, Math.max(1, Math.round(interval * (0.9 + Math.random() * 0.2))));
 
   const schedule = () => {
     if (stopped) return;
@@ -20,7 +25,9 @@ export function startPruneScheduler(interval: number, prune: () => Promise<numbe
 
   function run() {
     timer = null;
-    running = prune()
+    // Started inside a promise, so a prune that throws synchronously is reported like one that rejects.
+    running = Promise.resolve()
+      .then(prune)
       .then(
         () => undefined,
         (error: unknown) => {

@@ -1,7 +1,7 @@
 import type { SessionStore } from "../core/store.js";
 import { createSqliteStore, type SqliteStoreOptions } from "./sqlite/store.js";
 
-export type { SqliteDatabase, SqliteStatement, SqliteStoreOptions } from "./sqlite/store.js";
+export type { SqliteDatabase, SqliteStatement, SqliteStoreOptions, SqliteTransaction } from "./sqlite/store.js";
 
 /**
  * A session store in a SQLite database, through better-sqlite3 (an optional peer dependency:

@@ -140,7 +140,7 @@ describe("sqlite store: migrations", () => {
     const got = await v2.get(r.id, T0);
     expect(got?.userId).toBe("kept");
     expect(Buffer.from(got?.data ?? []).equals(Buffer.from(r.data))).toBe(true);
-    await v2.migrate(); // idempotent: the ALTER TABLE is not run twice
+    await v2.migrate?.(); // idempotent: the ALTER TABLE is not run twice
     await v2.close();
     expect(versionOf(path)).toBe(2);
 

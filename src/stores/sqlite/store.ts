@@ -21,6 +21,12 @@ export interface SqliteStatement {
   all(...params: unknown[]): unknown[];
 }
 
+/** A better-sqlite3 transaction function (the subset the store uses). */
+export interface SqliteTransaction {
+  // biome-ignore lint/suspicious/noExplicitAny: better-sqlite3 types the arguments from the wrapped function
+  immediate(...params: any[]): unknown;
+}
+
 /**
  * The subset of better-sqlite3's `Database` that the store uses, typed structurally so that
  * better-sqlite3 stays an optional peer dependency (a `Database` from it fits this type).
@@ -29,8 +35,8 @@ export interface SqliteDatabase {
   prepare(sql: string): SqliteStatement;
   exec(sql: string): unknown;
   pragma(source: string, options?: { simple?: boolean }): unknown;
-  // biome-ignore lint/suspicious/noExplicitAny: mirrors better-sqlite3's own generic signature
-  transaction<F extends (...args: any[]) => unknown>(fn: F): F & { immediate: F };
+  // biome-ignore lint/suspicious/noExplicitAny: better-sqlite3 types the arguments from the wrapped function
+  transaction(fn: (...args: any[]) => unknown): SqliteTransaction;
   close(): unknown;
   readonly open: boolean;
   readonly name: string;
@@ -452,7 +458,7 @@ export function createSqliteStore(options: SqliteStoreOptions, migrations: reado
       stmts();
       try {
         // IMMEDIATE takes the write lock up front, so two processes cannot both pass the check.
-        return rotateTx.immediate(oldId, expectedVersion, s);
+        return rotateTx.immediate(oldId, expectedVersion, s) as boolean;
       } catch (error) {
         if (error === ROLLBACK) return false;
         throw error;
