@@ -52,7 +52,10 @@ async function waitForPing(port: number, child: ChildProcess, log: () => string)
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`redis-server on ${port} exited: ${log()}`);
     try {
-      const out = execFileSync("redis-cli", ["-h", "127.0.0.1", "-p", String(port), "ping"], { encoding: "utf8" });
+      const out = execFileSync("redis-cli", ["-h", "127.0.0.1", "-p", String(port), "ping"], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "ignore"],
+      });
       if (out.trim() === "PONG") return;
     } catch {
       // not listening yet

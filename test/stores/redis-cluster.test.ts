@@ -1,0 +1,150 @@
+/**
+ * The Redis store on a real 3-master Redis Cluster started on loopback ports: the whole
+ * conformance suite, the ordering of cross-slot steps, and a live slot migration.
+ */
+import { Cluster } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SessionStore } from "../../src/core/store.js";
+import { createSessions } from "../../src/index.js";
+import { redisStore } from "../../src/stores/redis.js";
+import { record, runStoreConformance } from "../conformance/store.case.js";
+import { type RedisCluster, startRedisCluster } from "../helpers/redis-cluster.js";
+import { dropRedisKeys, redisBinariesMissing } from "../helpers/redis-server.js";
+import { uniqueName } from "../helpers/services.js";
+
+const missing = redisBinariesMissing();
+if (missing) {
+  const line = `SKIPPING redis cluster suites: ${missing}`;
+  if (process.env.CI === "true" || process.env.CI === "1") throw new Error(`${line}; under CI this is a failure`);
+  console.warn(`\n${"!".repeat(78)}\n  ${line}\n${"!".repeat(78)}\n`);
+}
+
+describe.skipIf(missing !== null)("redis store (Cluster, 3 masters)", () => {
+  let cluster: RedisCluster;
+  let client: Cluster;
+  const prefixes = new WeakMap<SessionStore, string>();
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster(3);
+    client = new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } });
+    await new Promise<void>((resolve, reject) => {
+      client.once("ready", resolve);
+      client.once("error", reject);
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await client?.quit();
+    await cluster?.stop();
+  });
+
+  runStoreConformance("redis-cluster", {
+    makeStore: async () => {
+      const prefix = uniqueName("skc");
+      const store = redisStore({ client, prefix });
+      prefixes.set(store, prefix);
+      return store;
+    },
+    dropStore: async (store) => dropRedisKeys(client, prefixes.get(store) as string),
+    heavyTimeout: 180_000,
+  });
+
+  it("spreads sessions over the masters, each key in its own slot", async () => {
+    const prefix = uniqueName("skc");
+    const store = redisStore({ client, prefix });
+    try {
+      const rows = Array.from({ length: 30 }, () => record({ userId: "spread" }));
+      for (const r of rows) await store.create(r);
+      const perNode = await Promise.all(client.nodes("master").map(async (node) => (await node.keys(`${prefix}:s:*`)).length));
+      expect(perNode.filter((n) => n > 0).length).toBe(3);
+      expect((await store.listByUser("spread", 0)).length).toBe(30);
+    } finally {
+      await dropRedisKeys(client, prefix);
+    }
+  });
+
+  it("a stale index entry (a crash between the steps) is skipped and trimmed, never returned", async () => {
+    const prefix = uniqueName("skc");
+    const store = redisStore({ client, prefix });
+    try {
+      const live = record({ userId: "crash" });
+      await store.create(live);
+      // What a crash after "index first" and before the session write leaves behind:
+      const ghost = record({ userId: "crash" });
+      await client.zadd(`${prefix}:u:{crash}`, String(ghost.expiresAt), ghost.id);
+      expect((await store.listByUser("crash", 0)).map((s) => s.id)).toEqual([live.id]);
+      expect(await client.zscore(`${prefix}:u:{crash}`, ghost.id)).toBeNull();
+      expect(await store.deleteByUser("crash")).toEqual([live.id]);
+    } finally {
+      await dropRedisKeys(client, prefix);
+    }
+  });
+
+  it("pruning refreshes index scores that touch left behind in another slot", async () => {
+    const prefix = uniqueName("skc");
+    const store = redisStore({ client, prefix });
+    try {
+      const r = record({ userId: "toucher", lastActiveAt: 1_000, expiresAt: 2_000 });
+      await store.create(r);
+      await store.touch(r.id, 1_500, 9_000);
+      expect(await client.zscore(`${prefix}:u:{toucher}`, r.id)).toBe("2000");
+      expect(await store.pruneExpired(5_000, 100)).toBe(0);
+      expect(await client.zscore(`${prefix}:u:{toucher}`, r.id)).toBe("9000");
+      expect((await store.listByUser("toucher", 5_000)).map((s) => s.id)).toEqual([r.id]);
+    } finally {
+      await dropRedisKeys(client, prefix);
+    }
+  });
+
+  it("follows MOVED and ASK while a session's slot migrates to another master", async () => {
+    const prefix = uniqueName("skc");
+    const store = redisStore({ client, prefix });
+    const sessions = createSessions<Record<string, number>>({
+      store,
+      secrets: ["cluster-migration-secret-0123456789abcdef"],
+    });
+    try {
+      const first = await sessions.load(new Request("http://localhost/"));
+      first.set("n", 1);
+      await first.login("mover");
+      const cookie = ((await sessions.commit(first)).get("set-cookie") ?? "").split(";")[0] as string;
+      const request = () => new Request("http://localhost/", { headers: { cookie } });
+      const key = `${prefix}:s:{${first.id}}`;
+      const slot = Number(await client.cluster("KEYSLOT", key));
+
+      const masters = client.nodes("master");
+      const ids = await Promise.all(masters.map(async (m) => String(await m.cluster("MYID"))));
+      const sourceIndex = (await Promise.all(masters.map((m) => m.cluster("COUNTKEYSINSLOT", slot)))).findIndex(
+        (n) => Number(n) > 0,
+      );
+      const source = masters[sourceIndex] as (typeof masters)[number];
+      const targetIndex = (sourceIndex + 1) % masters.length;
+      const target = masters[targetIndex] as (typeof masters)[number];
+      const [sourceId, targetId] = [ids[sourceIndex] as string, ids[targetIndex] as string];
+
+      await target.cluster("SETSLOT", slot, "IMPORTING", sourceId);
+      await source.cluster("SETSLOT", slot, "MIGRATING", targetId);
+      // Mid-migration, key still on the source: served there.
+      expect((await sessions.load(request())).get("n")).toBe(1);
+
+      const keys = (await source.cluster("GETKEYSINSLOT", slot, 100)) as string[];
+      const targetPort = target.options.port as number;
+      await source.migrate("127.0.0.1", targetPort, "", 0, 5000, "KEYS", ...keys);
+      // Keys moved, slot still migrating: the source answers ASK, ioredis follows it.
+      const during = await sessions.load(request());
+      expect(during.get("n")).toBe(1);
+      during.set("n", 2);
+      await sessions.commit(during);
+
+      for (const m of masters) await m.cluster("SETSLOT", slot, "NODE", targetId);
+      // Slot owned by the target: the old owner answers MOVED, ioredis follows and remaps.
+      const after = await sessions.load(request());
+      expect(after.isNew).toBe(false);
+      expect(after.get("n")).toBe(2);
+      expect((await sessions.list("mover")).map((s) => s.id)).toEqual([first.id]);
+      expect(Number(await target.cluster("COUNTKEYSINSLOT", slot))).toBe(1);
+    } finally {
+      await sessions.close();
+      await dropRedisKeys(client, prefix);
+    }
+  }, 30_000);
+});
