@@ -7,7 +7,7 @@
  */
 import net from "node:net";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { createSessions, type SessionStore, SessionStoreError, type Sessions } from "../../src/index.js";
+import { createSessions, type SessionStore, SessionStoreError } from "../../src/index.js";
 import { memoryStore } from "../../src/stores/memory.js";
 import { describeWithService, uniqueName } from "../helpers/services.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
