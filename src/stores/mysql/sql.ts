@@ -33,7 +33,7 @@ export function mysqlSql(table: string) {
   created_at DATETIME(3) NOT NULL,
   last_active_at DATETIME(3) NOT NULL,
   expires_at DATETIME(3) NULL,
-  ip VARCHAR(64) NULL,
+  ip TEXT NULL,
   user_agent TEXT NULL,
   meta TEXT NULL,
   PRIMARY KEY (id),
