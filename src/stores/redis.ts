@@ -105,16 +105,33 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
     if (cluster && userId !== null) await redis.zrem(userKey(userId), id);
   };
 
+  /** A user's index entries with their scores (expiry, or Infinity). */
+  async function entries(key: string): Promise<Array<{ id: string; score: number }>> {
+    const flat = await redis.zrange(key, 0, -1, "WITHSCORES");
+    const out: Array<{ id: string; score: number }> = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const raw = flat[i + 1] as string;
+      out.push({ id: flat[i] as string, score: raw === "inf" || raw === "+inf" ? Number.POSITIVE_INFINITY : Number(raw) });
+    }
+    return out;
+  }
+
+  // Cluster steps are not atomic together: an entry whose session is missing or someone
+  // else's may be a create or a user change still in flight (index first, session second).
+  // Such entries are skipped, and only trimmed once their score (the expiry they were
+  // written with) has passed, when no write can still be on its way.
+
   async function listCluster(userId: string, now: number): Promise<StoredSessionInfo[]> {
     const key = userKey(userId);
-    const ids = await redis.zrange(key, 0, -1);
-    const rows = await Promise.all(ids.map((id) => redis.hmget(sessionKey(id), ...INFO_FIELDS)));
+    const list = await entries(key);
+    const rows = await Promise.all(list.map(({ id }) => redis.hmget(sessionKey(id), ...INFO_FIELDS)));
     const out: StoredSessionInfo[] = [];
     const stale: string[] = [];
-    ids.forEach((id, i) => {
+    list.forEach(({ id, score }, i) => {
       const f = rows[i] ?? [];
-      if (f[0] !== userId) stale.push(id);
-      else {
+      if (f[0] !== userId) {
+        if (score <= now) stale.push(id);
+      } else {
         const info = parseInfo(id, f);
         if (isLive(info.expiresAt, now)) out.push(info);
       }
@@ -127,9 +144,11 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
     const key = userKey(userId);
     const targets = (await redis.zrange(key, 0, -1)).filter((id) => !except.includes(id));
     const replies = await Promise.all(targets.map((id) => runScript(redis, DELETE, [sessionKey(id)], [idx, prefix, id, userId])));
+    const deleted = targets.filter((_, i) => outcome(replies[i]).ok);
     // Sessions first, then their entries: a crash in between leaves only stale entries.
-    if (targets.length > 0) await redis.zrem(key, ...targets);
-    return targets.filter((_, i) => outcome(replies[i]).ok);
+    // Entries of missing sessions stay for listByUser and prune (they may be in flight).
+    if (deleted.length > 0) await redis.zrem(key, ...deleted);
+    return deleted;
   }
 
   /** Removes index entries whose session is gone or someone else's; raises stale scores. */

@@ -62,18 +62,42 @@ describe.skipIf(missing !== null)("redis store (Cluster, 3 masters)", () => {
     }
   });
 
-  it("a stale index entry (a crash between the steps) is skipped and trimmed, never returned", async () => {
+  it("skips an index entry whose session is missing, and trims it once its expiry has passed", async () => {
+    const prefix = uniqueName("skc");
+    const store = redisStore({ client, prefix });
+    const key = `${prefix}:u:{crash}`;
+    try {
+      const live = record({ userId: "crash", expiresAt: 50_000 });
+      await store.create(live);
+      // What a crash after "index first" and before the session write leaves behind, and
+      // what a create still in flight looks like to a reader: an entry without a session.
+      const ghost = record({ userId: "crash", expiresAt: 20_000 });
+      await client.zadd(key, String(ghost.expiresAt), ghost.id);
+      expect((await store.listByUser("crash", 10_000)).map((s) => s.id)).toEqual([live.id]);
+      expect(await client.zscore(key, ghost.id)).toBe("20000"); // may still be in flight: kept
+      expect((await store.listByUser("crash", 30_000)).map((s) => s.id)).toEqual([live.id]);
+      expect(await client.zscore(key, ghost.id)).toBeNull(); // past its expiry: trimmed
+      expect(await store.deleteByUser("crash")).toEqual([live.id]);
+      expect(await client.exists(key)).toBe(0);
+    } finally {
+      await dropRedisKeys(client, prefix);
+    }
+  });
+
+  it("an entry left under another user by a user change is skipped, then trimmed", async () => {
     const prefix = uniqueName("skc");
     const store = redisStore({ client, prefix });
     try {
-      const live = record({ userId: "crash" });
-      await store.create(live);
-      // What a crash after "index first" and before the session write leaves behind:
-      const ghost = record({ userId: "crash" });
-      await client.zadd(`${prefix}:u:{crash}`, String(ghost.expiresAt), ghost.id);
-      expect((await store.listByUser("crash", 0)).map((s) => s.id)).toEqual([live.id]);
-      expect(await client.zscore(`${prefix}:u:{crash}`, ghost.id)).toBeNull();
-      expect(await store.deleteByUser("crash")).toEqual([live.id]);
+      const r = record({ userId: "old-owner", lastActiveAt: 1_000, expiresAt: 20_000 });
+      await store.create(r);
+      await store.update({ ...r, userId: "new-owner", version: 2 }, 1);
+      // A crash before the last step (removing the old entry) leaves it behind:
+      await client.zadd(`${prefix}:u:{old-owner}`, "20000", r.id);
+      expect(await store.listByUser("old-owner", 10_000)).toEqual([]);
+      expect((await store.listByUser("new-owner", 10_000)).map((s) => s.id)).toEqual([r.id]);
+      expect(await store.pruneExpired(10_000, 100)).toBe(0);
+      expect(await store.listByUser("old-owner", 25_000)).toEqual([]);
+      expect(await client.exists(`${prefix}:u:{old-owner}`)).toBe(0);
     } finally {
       await dropRedisKeys(client, prefix);
     }
@@ -90,6 +114,27 @@ describe.skipIf(missing !== null)("redis store (Cluster, 3 masters)", () => {
       expect(await store.pruneExpired(5_000, 100)).toBe(0);
       expect(await client.zscore(`${prefix}:u:{toucher}`, r.id)).toBe("9000");
       expect((await store.listByUser("toucher", 5_000)).map((s) => s.id)).toEqual([r.id]);
+    } finally {
+      await dropRedisKeys(client, prefix);
+    }
+  });
+
+  it("user ids with hash tag braces, spaces and non-ASCII index and revoke correctly", async () => {
+    const prefix = uniqueName("skc");
+    const store = redisStore({ client, prefix });
+    try {
+      const users = ["a}b{c", "{x}", "用户 ü", "*?[glob]"];
+      const rows = users.map((userId) => record({ userId }));
+      for (const r of rows) expect(await store.create(r)).toBe(true);
+      for (const [i, userId] of users.entries()) {
+        expect((await store.listByUser(userId, 0)).map((s) => s.id)).toEqual([rows[i]?.id]);
+      }
+      const first = rows[0] as (typeof rows)[number];
+      await store.update({ ...first, userId: "{x}", version: 2 }, 1);
+      expect(await store.listByUser("a}b{c", 0)).toEqual([]);
+      expect((await store.listByUser("{x}", 0)).length).toBe(2);
+      expect((await store.deleteByUser("{x}")).length).toBe(2);
+      expect((await store.stats(0, 5)).topUsers.map((u) => u.userId).sort()).toEqual(["*?[glob]", "用户 ü"]);
     } finally {
       await dropRedisKeys(client, prefix);
     }

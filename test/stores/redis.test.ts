@@ -81,6 +81,44 @@ describe("redis store (standalone)", () => {
     }
   });
 
+  it("user ids with hash tag braces, spaces and non-ASCII index and revoke correctly", async () => {
+    const prefix = uniqueName("skt");
+    const store = redisStore({ client, prefix });
+    try {
+      const users = ["a}b{c", "{x}", "用户 ü", "*?[glob]"];
+      const rows = users.map((userId) => record({ userId }));
+      for (const r of rows) expect(await store.create(r)).toBe(true);
+      for (const [i, userId] of users.entries()) {
+        expect((await store.listByUser(userId, 0)).map((s) => s.id)).toEqual([rows[i]?.id]);
+      }
+      const first = rows[0] as (typeof rows)[number];
+      await store.update({ ...first, userId: "{x}", version: 2 }, 1);
+      expect(await store.listByUser("a}b{c", 0)).toEqual([]);
+      expect((await store.listByUser("{x}", 0)).length).toBe(2);
+      expect((await store.deleteByUser("{x}")).length).toBe(2);
+      expect((await store.stats(0, 5)).topUsers.map((u) => u.userId).sort()).toEqual(["*?[glob]", "用户 ü"]);
+    } finally {
+      await dropRedisKeys(client, prefix);
+    }
+  });
+
+  it("treats glob characters in the prefix literally when scanning", async () => {
+    const base = uniqueName("skt");
+    const star = redisStore({ client, prefix: `${base}*` });
+    const other = redisStore({ client, prefix: `${base}-x` });
+    try {
+      await star.create(record());
+      await other.create(record({ expiresAt: 10 }));
+      await other.create(record());
+      expect((await star.stats(0, 1)).total).toBe(1);
+      expect(await star.pruneExpired(1_000, 10)).toBe(0);
+      expect((await other.stats(0, 1)).total).toBe(2);
+    } finally {
+      await dropRedisKeys(client, `${base}\\*`);
+      await dropRedisKeys(client, `${base}-x`);
+    }
+  });
+
   it("refuses a prefix with hash tag braces and a client with keyPrefix", () => {
     expect(() => redisStore({ client, prefix: "a{b}" })).toThrow(SessionConfigError);
     const prefixed = new Redis(url, { keyPrefix: "x:", lazyConnect: true });

@@ -34,7 +34,12 @@ export async function runScript(client: RedisClient, script: RedisScript, keys: 
 
 /** The nodes that hold keys: every master of a Cluster, or the client itself. */
 function keyNodes(client: RedisClient): Redis[] {
-  return isCluster(client) ? client.nodes("master") : [client];
+  if (!isCluster(client)) return [client];
+  const masters = client.nodes("master");
+  // Before the client has loaded the slot map it knows no masters: an empty walk would
+  // report an empty store instead of failing.
+  if (masters.length === 0) throw new Error("the Cluster client knows no master nodes yet (not connected)");
+  return masters;
 }
 
 /** Escapes glob characters so a prefix matches only itself in SCAN MATCH. */
