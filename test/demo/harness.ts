@@ -1,0 +1,39 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createDemoApp, type DemoApp } from "../../demo/app.js";
+import { sqliteStore } from "../../src/stores/sqlite.js";
+
+export interface RunningDemo {
+  /** e.g. http://127.0.0.1:40123 */
+  url: string;
+  demo: DemoApp;
+  close(): Promise<void>;
+}
+
+/** The demo app on 127.0.0.1 (a free port) with its sessions in a temporary SQLite file. */
+export async function startDemo(): Promise<RunningDemo> {
+  const dir = mkdtempSync(join(tmpdir(), "sessionkit-demo-"));
+  const demo = createDemoApp({
+    store: sqliteStore({ path: join(dir, "sessions.sqlite") }),
+    secrets: ["demo-test-secret-of-more-than-32-bytes!!"],
+    secureCookie: false,
+  });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = demo.app.listen(0, "127.0.0.1", () => resolve(s));
+    s.once("error", reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    demo,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await demo.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
