@@ -1,0 +1,298 @@
+/**
+ * `sessionkit`: manage sessions from a shell. Works at the store level (no secrets needed):
+ * it reads and deletes rows, it never decrypts session data.
+ *
+ * Exit codes: 0 done, 1 operational failure (store unreachable, file not a database...),
+ * 2 usage error (unknown command or option, missing argument, bad store URL).
+ */
+import { createRequire } from "node:module";
+import cliProgress from "cli-progress";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import type { SessionStore } from "../core/store.js";
+import { iso, table } from "./format.js";
+import { driverFor, type OpenedStore, openStore, STORE_DRIVERS, UsageError } from "./open-store.js";
+
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+const SESSION_ID = /^[0-9a-f]{64}$/;
+
+/** Where the CLI writes; replaceable so tests could run it in-process. */
+interface CliIO {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  /** Whether stderr is a terminal (progress bars). */
+  isTTY: boolean;
+  stderr: NodeJS.WritableStream;
+}
+
+const defaultIO = (): CliIO => ({
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  isTTY: Boolean(process.stderr.isTTY),
+  stderr: process.stderr,
+});
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer.");
+  return n;
+}
+
+function version(): string {
+  try {
+    // dist/cli/main.js and src/cli/main.ts are both two levels below package.json.
+    return (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Opens the store, runs `fn`, and always closes the store. */
+async function withStore<T>(url: string | undefined, create: boolean, fn: (opened: OpenedStore) => Promise<T>): Promise<T> {
+  const opened = await openStore(url, { create });
+  try {
+    return await fn(opened);
+  } finally {
+    await opened.store.close();
+  }
+}
+
+/** Deletes expired sessions batch by batch; `onBatch` gets the running total. */
+async function pruneAll(store: SessionStore, now: number, batchSize: number, onBatch: (done: number) => void) {
+  let done = 0;
+  let batches = 0;
+  for (;;) {
+    const n = await store.pruneExpired(now, batchSize);
+    done += n;
+    batches++;
+    onBatch(done);
+    if (n < batchSize) return { done, batches };
+  }
+}
+
+function buildProgram(io: CliIO = defaultIO()): Command {
+  const program = new Command("sessionkit");
+  const storeHelp = `the session store as a URL: ${Object.values(STORE_DRIVERS)
+    .map((d) => d.example)
+    .join(", ")}`;
+  const storeOption = () => new Option("-s, --store <url>", storeHelp).env("SESSIONKIT_STORE");
+
+  program
+    .description("Manage sessionkit sessions: create the schema, list, revoke, prune and count sessions.")
+    .version(version(), "-V, --version")
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError("(add --help for usage)")
+    .exitOverride()
+    .addHelpText(
+      "after",
+      `
+The store is chosen by --store or the SESSIONKIT_STORE environment variable, e.g.
+  SESSIONKIT_STORE=sqlite:./sessions.sqlite sessionkit stats
+  sessionkit list alice --store "sqlite:/srv/app/data.sqlite?table=app_sessions"
+
+Exit codes: 0 done, 1 the operation failed, 2 wrong usage.`,
+    );
+
+  program
+    .command("migrate")
+    .description("create the schema, or upgrade it to this version of sessionkit (safe to repeat)")
+    .addOption(storeOption())
+    .action(async (opts: { store?: string }) => {
+      await withStore(opts.store, true, async ({ store, where }) => {
+        if (!store.migrate) {
+          io.out(`the ${store.name} store needs no migration\n`);
+          return;
+        }
+        await store.migrate();
+        io.out(`schema is up to date: ${where}\n`);
+      });
+    });
+
+  program
+    .command("schema")
+    .description("print the DDL that migrate runs, for your own migration tool (connects to nothing)")
+    .addOption(storeOption())
+    .action(async (opts: { store?: string }) => {
+      io.out(await driverFor(opts.store).schemaSql(opts.store as string));
+    });
+
+  program
+    .command("prune")
+    .description("delete expired sessions in batches (a progress bar on a terminal, a summary otherwise)")
+    .addOption(storeOption())
+    .option("-b, --batch-size <n>", "rows deleted per batch (each batch is one short transaction)", positiveInt, 1000)
+    .option("--progress", "show the progress bar even when stderr is not a terminal")
+    .option("--no-progress", "never show the progress bar")
+    .action(async (opts: { store?: string; batchSize: number; progress?: boolean }) => {
+      await withStore(opts.store, false, async ({ store }) => {
+        const now = Date.now();
+        const total = (await store.stats(now, 0)).expired;
+        const showBar = (opts.progress ?? io.isTTY) && total > 0;
+        const bar = showBar
+          ? new cliProgress.SingleBar(
+              {
+                stream: io.stderr,
+                noTTYOutput: opts.progress === true,
+                format: "pruning [{bar}] {percentage}% | {value}/{total} sessions | {eta_formatted} left",
+                hideCursor: true,
+              },
+              cliProgress.Presets.shades_classic,
+            )
+          : null;
+        bar?.start(total, 0);
+        const started = Date.now();
+        let result: { done: number; batches: number };
+        try {
+          // Sessions that expire while pruning runs are left for the next run: the total stays true.
+          result = await pruneAll(store, now, opts.batchSize, (done) => bar?.update(Math.min(done, total)));
+        } finally {
+          bar?.stop();
+        }
+        const seconds = ((Date.now() - started) / 1000).toFixed(2);
+        const plural = result.done === 1 ? "" : "s";
+        io.out(
+          `pruned ${result.done} expired session${plural} in ${result.batches} batch${result.batches === 1 ? "" : "es"} (${seconds} s)\n`,
+        );
+      });
+    });
+
+  program
+    .command("list")
+    .description("list a user's live sessions, most recently active first")
+    .argument("<userId>", "the user whose sessions to list")
+    .addOption(storeOption())
+    .option("--json", "print JSON instead of a table")
+    .action(async (userId: string, opts: { store?: string; json?: boolean }) => {
+      await withStore(opts.store, false, async ({ store }) => {
+        const rows = (await store.listByUser(userId, Date.now())).sort((a, b) => b.lastActiveAt - a.lastActiveAt);
+        if (opts.json) {
+          const out = rows.map((r) => ({
+            id: r.id,
+            userId: r.userId,
+            createdAt: iso(r.createdAt),
+            lastActiveAt: iso(r.lastActiveAt),
+            expiresAt: r.expiresAt === null ? null : iso(r.expiresAt),
+            ip: r.ip,
+            userAgent: r.userAgent,
+          }));
+          io.out(`${JSON.stringify(out, null, 2)}\n`);
+          return;
+        }
+        if (rows.length === 0) {
+          io.out(`no live sessions for user ${JSON.stringify(userId)}\n`);
+          return;
+        }
+        const body = rows.map((r) => [
+          r.id,
+          iso(r.createdAt),
+          iso(r.lastActiveAt),
+          iso(r.expiresAt),
+          r.ip ?? "-",
+          r.userAgent ?? "-",
+        ]);
+        io.out(`${table(["ID", "CREATED", "LAST ACTIVE", "EXPIRES", "IP", "USER AGENT"], body, [64, 24, 24, 24, 45, 60])}\n`);
+      });
+    });
+
+  program
+    .command("revoke")
+    .description("delete one session (its id is the ID column of `list`)")
+    .argument("<id>", "the session id: 64 hex characters")
+    .addOption(storeOption())
+    .action(async (id: string, opts: { store?: string }) => {
+      if (!SESSION_ID.test(id)) {
+        throw new UsageError(
+          `"${id}" is not a session id: expected 64 lowercase hex characters (the ID column of \`sessionkit list\`)`,
+        );
+      }
+      await withStore(opts.store, false, async ({ store }) => {
+        if (!(await store.delete(id)))
+          throw new Error(`no session ${id} (already revoked, expired and pruned, or never existed)`);
+        io.out(`revoked session ${id}\n`);
+      });
+    });
+
+  program
+    .command("revoke-user")
+    .description("delete every session of a user (sign them out everywhere)")
+    .argument("<userId>", "the user to sign out")
+    .addOption(storeOption())
+    .action(async (userId: string, opts: { store?: string }) => {
+      await withStore(opts.store, false, async ({ store }) => {
+        const ids = await store.deleteByUser(userId);
+        io.out(`revoked ${ids.length} session${ids.length === 1 ? "" : "s"} of user ${JSON.stringify(userId)}\n`);
+      });
+    });
+
+  program
+    .command("stats")
+    .description("count sessions: total, active, expired but not yet pruned, and the users with the most")
+    .addOption(storeOption())
+    .option("-t, --top <n>", "how many users to show", positiveInt, 10)
+    .option("--json", "print JSON")
+    .action(async (opts: { store?: string; top: number; json?: boolean }) => {
+      await withStore(opts.store, false, async ({ store }) => {
+        const stats = await store.stats(Date.now(), opts.top);
+        if (opts.json) {
+          io.out(`${JSON.stringify(stats, null, 2)}\n`);
+          return;
+        }
+        const counts = table(
+          ["", ""],
+          [
+            ["total", String(stats.total)],
+            ["active", String(stats.active)],
+            ["expired, not yet pruned", String(stats.expired)],
+          ],
+        )
+          .split("\n")
+          .slice(1)
+          .join("\n");
+        const top =
+          stats.topUsers.length === 0
+            ? "no user has an active session"
+            : table(
+                ["USER", "ACTIVE SESSIONS"],
+                stats.topUsers.map((u) => [u.userId, String(u.count)]),
+                [60],
+              );
+        io.out(`${counts}\n\ntop ${opts.top} users by active sessions:\n${top}\n`);
+      });
+    });
+
+  return program;
+}
+
+/** Runs the CLI and resolves to the exit code (never calls process.exit itself). */
+async function run(argv: string[], io: CliIO = defaultIO()): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander already printed the message (or the help).
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return EXIT_OK;
+      return EXIT_USAGE;
+    }
+    if (error instanceof UsageError) {
+      io.err(`sessionkit: ${error.message}\n(add --help for usage)\n`);
+      return EXIT_USAGE;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    io.err(`sessionkit: ${message.replace(/^\[sessionkit\] /, "")}\n`);
+    return EXIT_FAILURE;
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(error);
+    process.exitCode = EXIT_FAILURE;
+  },
+);
