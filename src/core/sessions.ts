@@ -413,7 +413,8 @@ export function createSessions<Data extends SessionData = Record<string, unknown
       }
 
       const rotating = st.rotated;
-      const token = rotating ? (st.token as string) : (st.token as string);
+      // After rotate()/login() the state already holds the new token; otherwise the loaded one.
+      const token = st.token as string;
       const id = rotating ? hashToken(token) : oldId;
       const row: StoredSession = {
         id,
