@@ -5,7 +5,12 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const DIST = join(ROOT, "dist");
+/**
+ * The build to measure. SESSIONKIT_BENCH_DIST points elsewhere, e.g. at a copy of `dist/` taken
+ * before a long run so a rebuild in the work tree cannot change the code mid-run (keep the copy
+ * inside the project so its imports of pg, ioredis... still resolve from node_modules).
+ */
+export const DIST = process.env.SESSIONKIT_BENCH_DIST ?? join(ROOT, "dist");
 
 /** Imports one module of the built package, e.g. `importDist("stores/sqlite.js")`. */
 export function importDist(relative) {

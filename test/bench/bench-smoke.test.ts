@@ -1,0 +1,43 @@
+// Checks the benchmark harness works (bench/run.mjs), never how fast anything is: speed is
+// only ever reported as ratios by `npm run bench`, not asserted in tests.
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, "..", "..");
+const dir = mkdtempSync(join(tmpdir(), "sessionkit-bench-smoke-"));
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("bench/run.mjs", () => {
+  it("runs the memory pair at engine level and reports a ratio per scenario", async () => {
+    const out = join(dir, "report.md");
+    const { stdout } = await run(process.execPath, ["bench/run.mjs", "--quick", "--only", "memory", "--no-http", "--out", out], {
+      cwd: root,
+    });
+    const rows = stdout.split("\n").filter((line) => line.startsWith("engine "));
+    expect(rows.map((line) => line.split(/\s+/)[2])).toEqual(["read", "write", "visit"]);
+    for (const line of rows) {
+      expect(line).toMatch(/ \d+\.\d{2}x /);
+      expect(line).toContain("express-session MemoryStore");
+    }
+    const report = readFileSync(out, "utf8");
+    expect(report).toContain("## Engine level (no HTTP)");
+    expect(report).toMatch(/\| memory \| read \| [\d,]+ \(±\d+%\) \| [\d,]+ \(±\d+%\) \| \*\*\d+\.\d{2}x\*\* \|/);
+    expect(report).toContain(`Node.js ${process.version}`);
+    expect(report).toContain("node bench/run.mjs --quick --only memory --no-http --out");
+  }, 60_000);
+
+  it("refuses an unknown backend and names the valid ones", async () => {
+    const failure = await run(process.execPath, ["bench/run.mjs", "--only", "oracle", "--no-write"], { cwd: root }).then(
+      () => null,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr).toContain('unknown "oracle"; pick from memory, sqlite, redis, postgres, mysql');
+  });
+});
