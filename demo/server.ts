@@ -36,10 +36,15 @@ const demo = createDemoApp({ store, secrets: [secret] });
 const server = demo.app.listen(port, host, () => {
   const address = server.address() as AddressInfo;
   const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  console.log(`sessionkit demo listening on http://${shown}:${address.port}`);
-  console.log(`  sessions: ${where}`);
-  console.log(`  secret:   ${secretPath} (${created ? "generated now" : "reused"}; delete it to sign everyone out)`);
-  console.log("  Ctrl+C stops it.");
+  // One write, so whoever waits for the first line gets the whole block.
+  console.log(
+    [
+      `sessionkit demo listening on http://${shown}:${address.port}`,
+      `  sessions: ${where}`,
+      `  secret:   ${secretPath} (${created ? "generated now" : "reused"}; delete it to sign everyone out)`,
+      "  Ctrl+C stops it.",
+    ].join("\n"),
+  );
 });
 server.on("error", (error) => {
   console.error(`[sessionkit] [demo] cannot listen on ${host}:${port}: ${error.message}. Set PORT to a free port.`);
