@@ -1,6 +1,6 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -70,6 +70,38 @@ describe("sqlite store: setup", () => {
     await store.close();
     await expect(store.get(newId(), T0)).rejects.toThrow(/closed/);
     await store.close(); // idempotent
+  });
+});
+
+describe("sqlite store: without better-sqlite3", () => {
+  it("importing works; creating a store says to install it (ESM and CommonJS builds)", () => {
+    const dist = join(process.cwd(), "dist");
+    if (!existsSync(join(dist, "stores", "sqlite.js")))
+      throw new Error("dist/ is missing: run `npm run build` first (npm test does)");
+    // A copy of the built package where no node_modules can be found.
+    const isolated = mkdtempSync(join(tmpdir(), "sessionkit-nodriver-"));
+    try {
+      cpSync(dist, join(isolated, "dist"), { recursive: true });
+      writeFileSync(join(isolated, "package.json"), JSON.stringify({ type: "module" }));
+      const attempt = (code: string, type: "module" | "commonjs") =>
+        spawnSync(process.execPath, [`--input-type=${type}`, "-e", code], { cwd: isolated, encoding: "utf8" });
+      const esm = attempt(
+        `const { sqliteStore } = await import("./dist/stores/sqlite.js");
+         try { sqliteStore({ path: ":memory:" }); } catch (e) { console.log(e.name + ": " + e.message); }`,
+        "module",
+      );
+      expect(esm.stdout).toMatch(
+        /^SessionConfigError: \[sessionkit\] \[sqlite\] .*not installed\. Run `npm install better-sqlite3`/,
+      );
+      const cjs = attempt(
+        `const { sqliteStore } = require("./dist/stores/sqlite.cjs");
+         try { sqliteStore({ path: ":memory:" }); } catch (e) { console.log(e.name + ": " + e.message); }`,
+        "commonjs",
+      );
+      expect(cjs.stdout).toMatch(/^SessionConfigError: .*npm install better-sqlite3/);
+    } finally {
+      rmSync(isolated, { recursive: true, force: true });
+    }
   });
 });
 
