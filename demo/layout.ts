@@ -31,6 +31,9 @@ main { max-width:920px; margin:24px auto; padding:0 20px; }
 h1 { font-size:24px; margin:0 0 6px; }
 h2 { font-size:17px; margin:0 0 10px; }
 p.lead { color:var(--muted); margin:0 0 20px; }
+a { color:var(--accent); }
+.card p:first-child { margin-top:0; }
+.card p:last-child { margin-bottom:0; }
 .card { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:18px 20px; margin-bottom:18px; }
 .grid { display:grid; grid-template-columns:1fr 1fr; gap:18px; margin-bottom:18px; }
 .grid .card { margin-bottom:0; }

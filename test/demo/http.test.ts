@@ -25,7 +25,12 @@ const sidOf = (setCookie: string[] | string | undefined): string | undefined => 
 async function signedIn(user: string, userAgent = "demo-http-test") {
   const agent = request.agent(running.url);
   const form = await agent.get("/signin").set("user-agent", userAgent).expect(200);
-  await agent.post("/signin").set("user-agent", userAgent).type("form").send({ user, _csrf: csrfOf(form.text) }).expect(303);
+  await agent
+    .post("/signin")
+    .set("user-agent", userAgent)
+    .type("form")
+    .send({ user, _csrf: csrfOf(form.text) })
+    .expect(303);
   const home = await agent.get("/").set("user-agent", userAgent).expect(200);
   expect(home.text).toContain("Signed in as");
   return { agent, csrf: csrfOf(home.text) };
@@ -40,7 +45,10 @@ describe("demo over HTTP", () => {
     expect(missing.text).toContain("Form refused");
 
     const other = await request(running.url).get("/signin").expect(200);
-    const foreign = await agent.post("/signin").type("form").send({ user: "ada", _csrf: csrfOf(other.text) });
+    const foreign = await agent
+      .post("/signin")
+      .type("form")
+      .send({ user: "ada", _csrf: csrfOf(other.text) });
     expect(foreign.status).toBe(403);
 
     const home = await agent.get("/").expect(200);
@@ -52,7 +60,11 @@ describe("demo over HTTP", () => {
     const form = await agent.get("/signin").expect(200);
     const before = sidOf(form.headers["set-cookie"]);
     expect(before).toBeDefined();
-    const signIn = await agent.post("/signin").type("form").send({ user: "grace", _csrf: csrfOf(form.text) }).expect(303);
+    const signIn = await agent
+      .post("/signin")
+      .type("form")
+      .send({ user: "grace", _csrf: csrfOf(form.text) })
+      .expect(303);
     expect(signIn.headers.location).toBe("/");
     const after = sidOf(signIn.headers["set-cookie"]);
     expect(after).toBeDefined();
