@@ -89,7 +89,10 @@ async function createPool(uri: string, poolOptions: Record<string, unknown>): Pr
 }
 
 const errno = (error: unknown) => (error as { errno?: unknown } | null)?.errno;
-const isMissingTable = (error: unknown) => errno(error) === 1146; // ER_NO_SUCH_TABLE
+const errorKinds = {
+  isMissingTable: (error: unknown) => errno(error) === 1146, // ER_NO_SUCH_TABLE
+  isDeadlock: (error: unknown) => errno(error) === 1213, // ER_LOCK_DEADLOCK: InnoDB rolled the transaction back
+};
 const isDuplicate = (error: unknown) => errno(error) === 1062; // ER_DUP_ENTRY
 
 interface ResultHeader {
@@ -143,7 +146,7 @@ export function mysqlStore(options: MysqlStoreOptions): MysqlStore {
   }
   const poolOptions = { ...options.poolOptions };
   const sql = mysqlSql(table);
-  const run = guard(name, sql.table, isMissingTable);
+  const run = guard(name, sql.table, errorKinds);
 
   // Created once, on first use; a failed creation (missing driver) is retried next time.
   let ownPool: Promise<MysqlPool> | null = null;

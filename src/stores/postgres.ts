@@ -92,8 +92,12 @@ async function createPool(connectionString: string, poolOptions: Record<string, 
   return pool;
 }
 
-const isMissingTable = (error: unknown) => (error as { code?: unknown } | null)?.code === "42P01";
-const isUniqueViolation = (error: unknown) => (error as { code?: unknown } | null)?.code === "23505";
+const sqlState = (error: unknown) => (error as { code?: unknown } | null)?.code;
+const errorKinds = {
+  isMissingTable: (error: unknown) => sqlState(error) === "42P01", // undefined_table
+  isDeadlock: (error: unknown) => sqlState(error) === "40P01", // deadlock_detected
+};
+const isUniqueViolation = (error: unknown) => sqlState(error) === "23505";
 
 /**
  * A PostgreSQL store on node-postgres (`pg`), for many app servers sharing one database.
@@ -129,7 +133,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   }
   const poolOptions = { ...options.poolOptions };
   const sql = postgresSql(schema, table);
-  const run = guard(name, sql.qualified, isMissingTable);
+  const run = guard(name, sql.qualified, errorKinds);
 
   // Created once, on first use; a failed creation (missing driver) is retried next time.
   let ownPool: Promise<PostgresPool> | null = null;

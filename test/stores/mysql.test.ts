@@ -1,5 +1,5 @@
 import mysql from "mysql2/promise";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it, describe as plainDescribe } from "vitest";
 import { SessionConfigError, SessionStoreError } from "../../src/index.js";
 import { mysqlSql } from "../../src/stores/mysql/sql.js";
 import { type MysqlStore, mysqlStore } from "../../src/stores/mysql.js";
@@ -172,5 +172,59 @@ describe(`mysql store on MariaDB (${url})`, () => {
         await b.close();
       }
     });
+  });
+});
+
+plainDescribe("mysql store without a server", () => {
+  const fakePool = (fail: unknown[], result: unknown) => {
+    const sqls: string[] = [];
+    const query = async (options: { sql: string }): Promise<[unknown, unknown]> => {
+      sqls.push(options.sql);
+      const error = fail.shift();
+      if (error) throw error;
+      return [result, []];
+    };
+    const released: string[] = [];
+    return {
+      sqls,
+      released,
+      pool: {
+        query,
+        async getConnection() {
+          return { query, release: () => released.push("release"), destroy: () => released.push("destroy") };
+        },
+        end: async () => {},
+      },
+    };
+  };
+  const deadlock = Object.assign(new Error("Deadlock found when trying to get lock"), { errno: 1213 });
+
+  it("retries a deadlock victim, then reports a SessionStoreError keeping the cause", async () => {
+    const once = fakePool([deadlock], { affectedRows: 1 });
+    expect(await mysqlStore({ pool: once.pool }).delete("a".repeat(64))).toBe(true);
+    expect(once.sqls.length).toBe(2);
+
+    const always = fakePool([deadlock, deadlock, deadlock], { affectedRows: 1 });
+    const error = await mysqlStore({ pool: always.pool })
+      .delete("a".repeat(64))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionStoreError);
+    expect((error as SessionStoreError).cause).toBe(deadlock);
+  });
+
+  it("a connection that failed mid-transaction is destroyed, never returned to the pool", async () => {
+    const broken = Object.assign(new Error("Connection lost"), { errno: undefined });
+    const fake = fakePool([undefined, broken], { affectedRows: 1 });
+    await expect(mysqlStore({ pool: fake.pool }).rotate("a".repeat(64), 1, record())).rejects.toThrow(
+      /rotate failed: Connection lost/,
+    );
+    expect(fake.released).toEqual(["destroy"]);
+  });
+
+  it("compare-and-set reads the matched rows, whatever the FOUND_ROWS flag", async () => {
+    const unchanged = fakePool([], { affectedRows: 0, info: "Rows matched: 1  Changed: 0  Warnings: 0" });
+    expect(await mysqlStore({ pool: unchanged.pool }).touch("a".repeat(64), T0, T0)).toBe(true);
+    const gone = fakePool([], { affectedRows: 0, info: "Rows matched: 0  Changed: 0  Warnings: 0" });
+    expect(await mysqlStore({ pool: gone.pool }).touch("a".repeat(64), T0, T0)).toBe(false);
   });
 });

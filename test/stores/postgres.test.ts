@@ -1,5 +1,5 @@
 import pg from "pg";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it, describe as plainDescribe } from "vitest";
 import { SessionConfigError, SessionStoreError } from "../../src/index.js";
 import { type PostgresStore, postgresStore } from "../../src/stores/postgres.js";
 import { record, runStoreConformance } from "../conformance/store.case.js";
@@ -146,5 +146,50 @@ describe(`postgres store (${url})`, () => {
         await b.close();
       }
     });
+  });
+});
+
+plainDescribe("postgres store without a server", () => {
+  const fakePool = (fail: unknown[]) => {
+    const texts: string[] = [];
+    return {
+      texts,
+      pool: {
+        async query(config: { text: string }) {
+          texts.push(config.text);
+          const error = fail.shift();
+          if (error) throw error;
+          return { rows: [], rowCount: 1 };
+        },
+        end: async () => {},
+      },
+    };
+  };
+
+  it("retries a deadlock victim, then reports a SessionStoreError keeping the cause", async () => {
+    const deadlock = Object.assign(new Error("deadlock detected"), { code: "40P01" });
+    const once = fakePool([deadlock]);
+    expect(await postgresStore({ pool: once.pool }).delete("a".repeat(64))).toBe(true);
+    expect(once.texts.length).toBe(2);
+
+    const always = fakePool([deadlock, deadlock, deadlock, deadlock]);
+    const error = await postgresStore({ pool: always.pool })
+      .delete("a".repeat(64))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionStoreError);
+    expect((error as SessionStoreError).cause).toBe(deadlock);
+    expect(always.texts.length).toBe(3);
+  });
+
+  it("does not retry other errors", async () => {
+    const other = Object.assign(new Error("syntax error"), { code: "42601" });
+    const fake = fakePool([other]);
+    await expect(postgresStore({ pool: fake.pool }).delete("a".repeat(64))).rejects.toThrow(/delete failed: syntax error/);
+    expect(fake.texts.length).toBe(1);
+  });
+
+  it("schemaSql() needs no connection: the pool is made on the first query", () => {
+    const store = postgresStore({ connectionString: "postgres://nobody@127.0.0.1:1/none" });
+    expect(store.schemaSql()).toContain('CREATE TABLE IF NOT EXISTS "public"."sessions"');
   });
 });

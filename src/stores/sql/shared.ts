@@ -68,19 +68,36 @@ function withMessage(error: unknown): unknown {
   return new Error(reason, { cause: error });
 }
 
+/** How a dialect recognises the errors `guard` treats specially. */
+export interface ErrorKinds {
+  /** "No such table": answered with a message that says to migrate. */
+  isMissingTable(error: unknown): boolean;
+  /**
+   * The server chose this statement or transaction as a deadlock victim and rolled it back
+   * whole, so running the operation again is safe.
+   */
+  isDeadlock(error: unknown): boolean;
+}
+
+const DEADLOCK_ATTEMPTS = 3;
+
 /**
  * Runs one store operation; every failure leaves as a `SessionStoreError` that names the store
  * and the operation and keeps the cause (so direct callers such as the CLI get the same
- * errors as the engine). `isMissingTable` turns "no such table" into a message that says what to do.
+ * errors as the engine). A deadlock victim is retried a couple of times first: with many
+ * servers, a revoke-user and a request of that user can lock the same rows in opposite order.
  */
-export function guard(store: string, table: string, isMissingTable: (error: unknown) => boolean) {
+export function guard(store: string, table: string, kinds: ErrorKinds) {
   return async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
-    try {
-      return await run();
-    } catch (error) {
-      if (error instanceof SessionError) throw error;
-      const cause = isMissingTable(error) ? new Error(missingTableMessage(table), { cause: error }) : withMessage(error);
-      throw new SessionStoreError(store, operation, cause);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await run();
+      } catch (error) {
+        if (error instanceof SessionError) throw error;
+        if (attempt < DEADLOCK_ATTEMPTS && kinds.isDeadlock(error)) continue;
+        const cause = kinds.isMissingTable(error) ? new Error(missingTableMessage(table), { cause: error }) : withMessage(error);
+        throw new SessionStoreError(store, operation, cause);
+      }
     }
   };
 }
