@@ -2,6 +2,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { SessionConfigError } from "../../src/core/errors.js";
 import type { SessionStore } from "../../src/core/store.js";
+import { createSessions } from "../../src/index.js";
 import { redisStore } from "../../src/stores/redis.js";
 import { record, runStoreConformance } from "../conformance/store.case.js";
 import { dropRedisKeys } from "../helpers/redis-server.js";
@@ -116,6 +117,36 @@ describe("redis store (standalone)", () => {
     } finally {
       await dropRedisKeys(client, `${base}\\*`);
       await dropRedisKeys(client, `${base}-x`);
+    }
+  });
+
+  it("two app servers (own connections) share sessions: cross-read, merged writes, revoke seen by both", async () => {
+    const prefix = uniqueName("skt");
+    const [clientA, clientB] = [new Redis(url, { maxRetriesPerRequest: 1 }), new Redis(url, { maxRetriesPerRequest: 1 })];
+    const secrets = ["two-apps-secret-0123456789abcdef0123456789"];
+    const appA = createSessions<Record<string, number>>({ store: redisStore({ client: clientA, prefix }), secrets });
+    const appB = createSessions<Record<string, number>>({ store: redisStore({ client: clientB, prefix }), secrets });
+    try {
+      const s = await appA.load(new Request("http://localhost/"));
+      await s.login("shared-user");
+      s.set("a", 1);
+      const cookie = ((await appA.commit(s)).get("set-cookie") ?? "").split(";")[0] as string;
+      const request = () => new Request("http://localhost/", { headers: { cookie } });
+      const [onA, onB] = [await appA.load(request()), await appB.load(request())];
+      expect(onB.get("a")).toBe(1);
+      onA.set("fromA", 1);
+      onB.set("fromB", 2);
+      await Promise.all([appA.commit(onA), appB.commit(onB)]);
+      const merged = await appB.load(request());
+      expect([merged.get("a"), merged.get("fromA"), merged.get("fromB")]).toEqual([1, 1, 2]);
+      expect((await appB.list("shared-user")).map((x) => x.id)).toEqual([s.id]);
+      await appB.revokeUser("shared-user");
+      expect((await appA.load(request())).isNew).toBe(true);
+    } finally {
+      await appA.close();
+      await appB.close();
+      await dropRedisKeys(client, prefix);
+      await Promise.all([clientA.quit(), clientB.quit()]);
     }
   });
 
