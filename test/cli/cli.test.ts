@@ -119,7 +119,7 @@ describe("sessionkit CLI: usage", () => {
   it("no store: says how to give one, exit 2", () => {
     const { code, err } = cli(["stats"]);
     expect(code).toBe(2);
-    expect(err).toMatch(/no store given: pass --store URL or set SESSIONKIT_STORE \(for example sqlite:\.\/sessions\.sqlite\)/);
+    expect(err).toMatch(/no store given: pass --store URL or set SESSIONKIT_STORE \(for example sqlite:\.\/sessions\.sqlite[,)]/);
   });
 
   it("an unknown store scheme or URL parameter: exit 2", () => {
