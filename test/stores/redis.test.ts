@@ -49,6 +49,19 @@ describe("redis store (standalone)", () => {
     }
   });
 
+  it("with expiryGrace 0 a session already expired when written is dropped by Redis at once", async () => {
+    const prefix = uniqueName("skt");
+    const store = redisStore({ client, prefix, expiryGrace: 0 });
+    try {
+      const r = record({ lastActiveAt: 5_000, expiresAt: 5_000 });
+      expect(await store.create(r)).toBe(true);
+      expect(await client.exists(`${prefix}:s:{${r.id}}`)).toBe(0);
+      expect((await store.stats(0, 1)).total).toBe(0);
+    } finally {
+      await dropRedisKeys(client, prefix);
+    }
+  });
+
   it("keeps a user's index in one sorted set scored by expiry, trimmed of gone sessions on read", async () => {
     const prefix = uniqueName("skt");
     const store = redisStore({ client, prefix });
