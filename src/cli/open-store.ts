@@ -25,6 +25,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { SessionStore } from "../core/store.js";
+import { sqlServerDriver } from "../stores/sql/cli-driver.js";
 
 /** A mistake in how the command was called: printed with a hint, exit code 2. */
 export class UsageError extends Error {
@@ -89,6 +90,9 @@ export const STORE_DRIVERS: Readonly<Record<string, StoreDriver>> = {
       return sqliteSchemaSql(table);
     },
   },
+  postgres: sqlServerDriver("postgres", UsageError),
+  postgresql: sqlServerDriver("postgresql", UsageError),
+  mysql: sqlServerDriver("mysql", UsageError),
   redis: {
     example: "redis://127.0.0.1:6379?prefix=sessionkit",
     open: async (url) => (await import("../stores/redis/url.js")).openRedisUrl(url, (m) => new UsageError(m)),

@@ -65,9 +65,10 @@ async function storeFor(kind: Kind, raw: string, UsageError: UsageErrorClass) {
  * calls `store.migrate()` itself); other commands on a table that is not there fail with
  * "run store.migrate() (or sessionkit migrate ...)".
  */
-export function sqlServerDriver(kind: Kind, UsageError: UsageErrorClass): StoreDriver {
+export function sqlServerDriver(scheme: Kind | "postgresql", UsageError: UsageErrorClass): StoreDriver {
+  const kind: Kind = scheme === "postgresql" ? "postgres" : scheme;
   return {
-    example: EXAMPLES[kind],
+    example: EXAMPLES[kind].replace(/^[a-z]+:/, `${scheme}:`),
     open: (raw) => storeFor(kind, raw, UsageError),
     async schemaSql(raw) {
       // Creating the store connects to nothing; its pool is made on first query.

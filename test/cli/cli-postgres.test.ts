@@ -1,0 +1,3 @@
+import { runSqlCliSuite } from "./sql-cli.case.js";
+
+runSqlCliSuite("postgres");
