@@ -72,6 +72,12 @@ const positiveInt = (value: unknown, option: string, fallback: number): number =
   throw new SessionConfigError(`${option} must be a positive integer, got ${JSON.stringify(value)}`);
 };
 
+// A zero interval would prune in a tight loop; refuse it rather than guess what was meant.
+const positiveInterval = (ms: number | null): number | null => {
+  if (ms === 0) throw new SessionConfigError('pruneInterval must be longer than 0, e.g. "1h" (or null to never prune in the background)');
+  return ms;
+};
+
 /** Validates options into a frozen config; never mutates the caller's object. */
 export function resolveConfig<Data extends SessionData>(options: SessionsOptions<Data>): ResolvedConfig {
   if (!options || typeof options !== "object") throw new SessionConfigError("createSessions needs an options object");
@@ -97,7 +103,7 @@ export function resolveConfig<Data extends SessionData>(options: SessionsOptions
     maxDataBytes: positiveInt(options.maxDataBytes, "maxDataBytes", 256 * 1024),
     cookieKeys: Object.freeze(cookieKeys),
     maxSessionsPerUser: maxSessions,
-    pruneInterval: parseDuration(options.pruneInterval ?? null, "pruneInterval"),
+    pruneInterval: positiveInterval(parseDuration(options.pruneInterval ?? null, "pruneInterval")),
     pruneBatchSize: positiveInt(options.pruneBatchSize, "pruneBatchSize", 1000),
     maxRetries: positiveInt(options.maxRetries, "maxRetries", 8),
     clock: options.clock ?? Date.now,

@@ -13,8 +13,10 @@ import { cookieOf, OLD_SECRET, requestWith, SECRET, setup, T0 } from "../helpers
 const MIN = 60_000;
 const DAY = 86_400_000;
 
+type Ctx = ReturnType<typeof setup<Record<string, unknown>>>;
+
 /** Creates a stored session holding `data`, returns its cookie. */
-async function seeded(ctx: ReturnType<typeof setup>, data: Record<string, unknown> = { a: 1 }) {
+async function seeded(ctx: Ctx, data: Record<string, unknown> = { a: 1 }) {
   const s = await ctx.sessions.load(requestWith(null));
   for (const [k, v] of Object.entries(data)) s.set(k, v);
   const cookie = cookieOf(await ctx.sessions.commit(s));
@@ -598,6 +600,7 @@ describe("configuration errors are clear", () => {
     ["samesite none without secure", { store, secrets: [SECRET], cookie: { sameSite: "none", secure: false } }, /needs secure/],
     ["bad maxDataBytes", { store, secrets: [SECRET], maxDataBytes: -1 }, /maxDataBytes/],
     ["bad serializer", { store, secrets: [SECRET], serializer: "xml" }, /serializer must be/],
+    ["zero prune interval", { store, secrets: [SECRET], pruneInterval: 0 }, /pruneInterval must be longer than 0/],
   ];
   for (const [name, options, message] of cases) {
     it(name, () => {
