@@ -82,6 +82,22 @@ describe(`postgres store (${url})`, () => {
       expect((await store.get(r.id, T0))?.userId).toBe("u");
     });
 
+    it("times round-trip to the millisecond from 1970 to 9999", async () => {
+      const store = postgresStore({ pool, table: extra });
+      await store.migrate();
+      const edges = [0, 1, 999, 1000, 2 ** 31 * 1000 - 1, 2 ** 31 * 1000 + 1, 253_402_300_799_999];
+      const random = Array.from({ length: 60 }, () => Math.floor(Math.random() * 253_402_300_799_999));
+      const times = [...edges, ...random];
+      const rows = times.map((t, i) =>
+        record({ createdAt: t, lastActiveAt: times[(i + 1) % times.length] as number, expiresAt: null }),
+      );
+      await Promise.all(rows.map((r) => store.create(r)));
+      for (const r of rows) {
+        const got = await store.get(r.id, 0);
+        expect([got?.createdAt, got?.lastActiveAt], `created ${r.createdAt}`).toEqual([r.createdAt, r.lastActiveAt]);
+      }
+    });
+
     it("before migrate(), operations fail with a SessionStoreError that says to migrate", async () => {
       const store = postgresStore({ pool, table: uniqueName("sk_pg_missing") });
       const error = await store.get(record().id, T0).catch((e: unknown) => e);
