@@ -5,21 +5,24 @@ import { SessionConfigError, SessionConflictError, SessionError, SessionStoreErr
 import type { SessionStore, StoredSession } from "../core/store.js";
 import { hashToken } from "../crypto/token.js";
 
-/** A session as express-session hands it to a store: JSON-able data plus `cookie`. */
+/**
+ * A session as express-session hands it to a store: JSON-able data plus `cookie`. (No index
+ * signature, so express-session's own `SessionData` type, augmented or not, fits it.)
+ */
 export interface ExpressSessionRecord {
-  cookie?: { expires?: Date | string | null; maxAge?: number | null; originalMaxAge?: number | null } & Record<string, unknown>;
-  [key: string]: unknown;
+  cookie?: { expires?: Date | string | null; maxAge?: number | null; originalMaxAge?: number | null };
 }
 
 type Callback<T = void> = (error: unknown, result?: T) => void;
 
 /** The Store methods express-session calls (its documented store interface). */
 export interface ExpressSessionStoreMethods {
-  get(sid: string, callback: Callback<ExpressSessionRecord | null>): void;
+  /** `S` is your express-session `SessionData`; the store returns what was set. */
+  get<S extends ExpressSessionRecord = ExpressSessionRecord>(sid: string, callback: Callback<S | null>): void;
   set(sid: string, session: ExpressSessionRecord, callback?: Callback): void;
   destroy(sid: string, callback?: Callback): void;
   touch(sid: string, session: ExpressSessionRecord, callback?: Callback): void;
-  all(callback: Callback<ExpressSessionRecord[]>): void;
+  all<S extends ExpressSessionRecord = ExpressSessionRecord>(callback: Callback<S[]>): void;
   length(callback: Callback<number>): void;
   clear(callback?: Callback): void;
 }
@@ -178,12 +181,12 @@ export function expressSessionStore(store: SessionStore, options: ExpressSession
   }
 
   const methods: ExpressSessionStoreMethods = {
-    get(sid, callback) {
+    get<S extends ExpressSessionRecord>(sid: string, callback: Callback<S | null>) {
       run(
         "get",
         async () => {
           const row = await store.get(idOf(sid), clock());
-          return row ? decode(row.data) : null;
+          return (row ? decode(row.data) : null) as S | null;
         },
         callback,
       );
@@ -211,7 +214,7 @@ export function expressSessionStore(store: SessionStore, options: ExpressSession
         callback,
       );
     },
-    all(callback) {
+    all<S extends ExpressSessionRecord>(callback: Callback<S[]>) {
       run(
         "all",
         async () => {
@@ -220,7 +223,7 @@ export function expressSessionStore(store: SessionStore, options: ExpressSession
           const rows = await Promise.all(infos.map((info) => store.get(info.id, now)));
           return rows.flatMap((row) => {
             const session = row ? decode(row.data) : null;
-            return session ? [session] : [];
+            return session ? [session as S] : [];
           });
         },
         callback,

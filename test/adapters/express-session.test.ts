@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type RequestListener } from "node:h
 import { createRequire } from "node:module";
 import express, { type ErrorRequestHandler } from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expressSessionStore } from "../../src/adapters/express-session.js";
+import { type ExpressSessionRecord, expressSessionStore } from "../../src/adapters/express-session.js";
 import type { SessionStore } from "../../src/core/store.js";
 import { hashToken } from "../../src/crypto/token.js";
 import { memoryStore } from "../../src/stores/memory.js";
@@ -173,22 +173,23 @@ describe("expressSessionStore Store API", () => {
   const call = <T>(run: (cb: (err: unknown, value?: T) => void) => void) =>
     new Promise<T | undefined>((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value))));
   const cookie = (expires: number) => ({ cookie: { expires: new Date(expires).toISOString(), originalMaxAge: 1000 } });
+  const withN = (expires: number, n: number): ExpressSessionRecord => ({ ...cookie(expires), n }) as ExpressSessionRecord;
 
   it("implements get, set, destroy, touch, all, length and clear, scoped to its namespace", async () => {
     const clock = { now: 1_000_000 };
     const inner = memoryStore();
     const store = expressSessionStore(inner, { clock: () => clock.now });
     const other = expressSessionStore(inner, { namespace: "other-app", clock: () => clock.now });
-    await call((cb) => store.set("a", { ...cookie(clock.now + 5000), n: 1 }, cb));
-    await call((cb) => store.set("b", { ...cookie(clock.now + 5000), n: 2 }, cb));
-    await call((cb) => other.set("c", { ...cookie(clock.now + 60_000), n: 3 }, cb));
+    await call((cb) => store.set("a", withN(clock.now + 5000, 1), cb));
+    await call((cb) => store.set("b", withN(clock.now + 5000, 2), cb));
+    await call((cb) => other.set("c", withN(clock.now + 60_000, 3), cb));
     expect(await call<number>((cb) => store.length(cb))).toBe(2);
     const all = await call<Array<{ n: number }>>((cb) => store.all(cb as never));
     expect(all?.map((s) => s.n).sort()).toEqual([1, 2]);
     expect(await call((cb) => store.get("a", cb))).toMatchObject({ n: 1 });
     expect(await call((cb) => store.get("missing", cb))).toBeNull();
 
-    await call((cb) => store.set("a", { ...cookie(clock.now + 5000), n: 10 }, cb)); // overwrite
+    await call((cb) => store.set("a", withN(clock.now + 5000, 10), cb)); // overwrite
     expect(await call((cb) => store.get("a", cb))).toMatchObject({ n: 10 });
 
     clock.now += 4000;
@@ -199,7 +200,7 @@ describe("expressSessionStore Store API", () => {
     expect(await call<number>((cb) => store.length(cb))).toBe(1);
 
     // An expired row not yet pruned does not block a new session under the same id.
-    await call((cb) => store.set("b", { ...cookie(clock.now + 5000), n: 20 }, cb));
+    await call((cb) => store.set("b", withN(clock.now + 5000, 20), cb));
     expect(await call((cb) => store.get("b", cb))).toMatchObject({ n: 20 });
 
     await call((cb) => store.destroy("a", cb));
@@ -214,7 +215,7 @@ describe("expressSessionStore Store API", () => {
     const inner = memoryStore();
     const store = expressSessionStore(inner, { clock: () => clock.now, ttl: "10s" });
     expect(store).toBeInstanceOf(session.Store);
-    await call((cb) => store.set("x", { cookie: { expires: null, originalMaxAge: null }, n: 1 }, cb));
+    await call((cb) => store.set("x", { cookie: { expires: null, originalMaxAge: null }, n: 1 } as ExpressSessionRecord, cb));
     expect((await inner.get(hashToken("x"), clock.now))?.expiresAt).toBe(clock.now + 10_000);
   });
 
