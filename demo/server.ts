@@ -8,8 +8,8 @@
 import { mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
-import { openStore } from "../src/cli/open-store.js";
 import { createDemoApp } from "./app.js";
+import { openDemoStore } from "./open-demo-store.js";
 import { loadOrCreateSecret } from "./secret.js";
 
 function portFromEnv(value: string | undefined): number {
@@ -29,8 +29,7 @@ mkdirSync(dataDir, { recursive: true });
 const secretPath = join(dataDir, "secret");
 const { secret, created } = loadOrCreateSecret(secretPath);
 const storeUrl = process.env.SESSIONKIT_STORE || `sqlite:${join(dataDir, "sessions.sqlite")}`;
-// The same URL map as the `sessionkit` CLI; `create: true` makes the schema on first start.
-const { store, where } = await openStore(storeUrl, { create: true });
+const { store, where } = await openDemoStore(storeUrl);
 const demo = createDemoApp({ store, secrets: [secret] });
 
 const server = demo.app.listen(port, host, () => {

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDemoApp, type DemoApp } from "../../demo/app.js";
+import type { SessionStore } from "../../src/core/store.js";
 import { sqliteStore } from "../../src/stores/sqlite.js";
 
 export interface RunningDemo {
@@ -13,11 +14,11 @@ export interface RunningDemo {
   close(): Promise<void>;
 }
 
-/** The demo app on 127.0.0.1 (a free port) with its sessions in a temporary SQLite file. */
-export async function startDemo(): Promise<RunningDemo> {
+/** The demo app on 127.0.0.1 (a free port); its sessions in `store`, or else a temporary SQLite file. */
+export async function startDemo(store?: SessionStore): Promise<RunningDemo> {
   const dir = mkdtempSync(join(tmpdir(), "sessionkit-demo-"));
   const demo = createDemoApp({
-    store: sqliteStore({ path: join(dir, "sessions.sqlite") }),
+    store: store ?? sqliteStore({ path: join(dir, "sessions.sqlite") }),
     secrets: ["demo-test-secret-of-more-than-32-bytes!!"],
     secureCookie: false,
   });
