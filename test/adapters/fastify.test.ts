@@ -1,5 +1,7 @@
-import Fastify from "fastify";
-import { csrfProtection, sessionPlugin } from "../../src/adapters/fastify.js";
+import Fastify, { type FastifyRequest } from "fastify";
+import { expectTypeOf, it } from "vitest";
+import { type AppSessionData, csrfProtection, sessionPlugin } from "../../src/adapters/fastify.js";
+import type { Session } from "../../src/core/session.js";
 import { runAdapterSuite } from "./adapter.case.js";
 
 type Query = Record<string, string | undefined>;
@@ -46,4 +48,12 @@ runAdapterSuite("fastify", async ({ sessions, arrive }) => {
   await app.listen({ port: 0, host: "127.0.0.1" });
   const address = app.server.address() as { port: number };
   return { url: `http://127.0.0.1:${address.port}`, close: () => app.close() };
+});
+
+it("types request.session through module augmentation (checked by tsc)", () => {
+  const check = (request: FastifyRequest) => {
+    expectTypeOf(request.session).toEqualTypeOf<Session<AppSessionData>>();
+    expectTypeOf(request.session.get("anything")).toEqualTypeOf<unknown>();
+  };
+  expectTypeOf(check).toBeFunction();
 });

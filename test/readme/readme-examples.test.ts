@@ -90,10 +90,27 @@ describe("README quick-starts type-check", () => {
     const options = { ...config.options, noEmit: true };
     let previous: ts.Program | undefined;
     const problems: string[] = [];
+    // The express quick-start's `declare module "sessionkit/express"` must type req.session.
+    const typed = join(outDir, "typed-session.ts");
+    writeFileSync(
+      typed,
+      [
+        'import type { Request } from "express";',
+        'import "./express.js";',
+        "export function check(req: Request): string[] | undefined {",
+        '  // @ts-expect-error "nope" is not a key of the declared SessionData',
+        '  req.session.get("nope");',
+        '  return req.session.get("cart");',
+        "}",
+        "",
+      ].join("\n"),
+    );
     const groups = [SECTIONS.filter((s) => s !== "express-session"), ["express-session"]];
     for (const group of groups) {
       const name = group.join(", ");
-      const program = ts.createProgram(group.map(write), options, undefined, previous);
+      const files = group.map(write);
+      if (group.includes("express")) files.push(typed);
+      const program = ts.createProgram(files, options, undefined, previous);
       previous = program;
       for (const d of ts.getPreEmitDiagnostics(program)) {
         const where = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : null;
