@@ -33,7 +33,8 @@ if (executablePath === null) {
   console.warn(`\n${"!".repeat(78)}\n  SKIPPING test/demo/browser.test.ts: ${line}\n${"!".repeat(78)}\n`);
 }
 
-describe.skipIf(executablePath === null)("demo in Chromium", () => {
+// Each test drives several pages; the bound is generous for a loaded CI machine, every step has its own 15 s limit.
+describe.skipIf(executablePath === null)("demo in Chromium", { timeout: 90_000 }, () => {
   let browser: Browser | undefined;
   let running: RunningDemo | undefined;
   const contexts: BrowserContext[] = [];
@@ -62,8 +63,8 @@ describe.skipIf(executablePath === null)("demo in Chromium", () => {
     const b = browser as Browser;
     const context = await b.newContext({ viewport: { width: 1000, height: 640 }, ...(userAgent ? { userAgent } : {}) });
     contexts.push(context);
-    context.setDefaultTimeout(10_000);
-    context.setDefaultNavigationTimeout(10_000);
+    context.setDefaultTimeout(15_000);
+    context.setDefaultNavigationTimeout(15_000);
     return context.newPage();
   }
 
