@@ -197,8 +197,9 @@ export class Session<Data extends SessionData = Record<string, unknown>> {
    */
   async login(userId: string): Promise<void> {
     this.#writable();
-    if (typeof userId !== "string" || userId.length === 0) {
-      throw new TypeError("[sessionkit] login(userId) needs a non-empty string user id");
+    // 255 fits every store's indexed user_id column (MySQL's VARCHAR(255) is the tightest).
+    if (typeof userId !== "string" || userId.length === 0 || userId.length > 255) {
+      throw new TypeError("[sessionkit] login(userId) needs a user id string of 1 to 255 characters");
     }
     const st = this[STATE];
     st.userId = userId;

@@ -156,7 +156,8 @@ export function createSessions<Data extends SessionData = Record<string, unknown
 
   async function load(request: Request | Headers, options: LoadOptions = {}): Promise<Session<Data>> {
     const headers = headersOf(request);
-    const ip = options.ip ?? null;
+    // Bounded like the user agent: a proxy chain must never make a session write fail.
+    const ip = options.ip?.slice(0, 256) ?? null;
     const userAgent = headers.get("user-agent")?.slice(0, 512) ?? null;
     const { transport, raw } = pickTransport(headers, options.transport);
     const fresh = () => new Session<Data>(context, freshState(transport, raw !== undefined, ip, userAgent));

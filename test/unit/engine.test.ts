@@ -228,6 +228,14 @@ describe("login, rotate, destroy", () => {
     expect(after.authenticatedAt?.getTime()).toBe(T0 + 1000);
   });
 
+  it("login refuses an empty or over-long user id", async () => {
+    const ctx = setup();
+    const s = await ctx.sessions.load(requestWith(null));
+    await expect(s.login("")).rejects.toThrow(/1 to 255/);
+    await expect(s.login("u".repeat(256))).rejects.toThrow(/1 to 255/);
+    await expect(s.login("u".repeat(255))).resolves.toBeUndefined();
+  });
+
   it("login on a brand-new session creates it already bound", async () => {
     const ctx = setup();
     const s = await ctx.sessions.load(requestWith(null));
