@@ -16,6 +16,12 @@ import { startPruneScheduler } from "./prune-scheduler.js";
 import { Session, type SessionContext, type SessionData, type SessionState, STATE } from "./session.js";
 import type { StoredSession, StoredSessionInfo, StoreStats } from "./store.js";
 
+/** What the state remembers of a stored row: the compare-and-set and "what changed?" reference. */
+function baseOf(row: StoredSession, dataBytes: Uint8Array, authenticatedAt: number | null): NonNullable<SessionState["base"]> {
+  const { data: _encrypted, id: _id, ...fields } = row;
+  return { ...fields, dataBytes, authenticatedAt };
+}
+
 /** Per-request facts the framework knows and a Web `Request` does not. */
 export interface LoadOptions {
   /** Client IP, recorded when the session is created. */
@@ -198,18 +204,7 @@ export function createSessions<Data extends SessionData = Record<string, unknown
     const state = freshState(transport, true, row.ip, row.userAgent);
     state.token = parsed.token;
     state.originalId = id;
-    state.base = {
-      version: row.version,
-      createdAt: row.createdAt,
-      lastActiveAt: row.lastActiveAt,
-      expiresAt: row.expiresAt,
-      ip: row.ip,
-      userAgent: row.userAgent,
-      dataBytes: opened.data,
-      userId: row.userId,
-      authenticatedAt: opened.authenticatedAt,
-      meta: row.meta,
-    };
+    state.base = baseOf(row, opened.data, opened.authenticatedAt);
     state.data = data;
     state.userId = row.userId;
     state.authenticatedAt = opened.authenticatedAt;
@@ -274,18 +269,7 @@ export function createSessions<Data extends SessionData = Record<string, unknown
   function rebase(st: SessionState, row: StoredSession, dataBytes: Uint8Array, token: string) {
     st.token = token;
     st.originalId = row.id;
-    st.base = {
-      version: row.version,
-      createdAt: row.createdAt,
-      lastActiveAt: row.lastActiveAt,
-      expiresAt: row.expiresAt,
-      ip: row.ip,
-      userAgent: row.userAgent,
-      dataBytes,
-      userId: row.userId,
-      authenticatedAt: st.authenticatedAt,
-      meta: row.meta,
-    };
+    st.base = baseOf(row, dataBytes, st.authenticatedAt);
     st.rotated = null;
     st.keyStale = false;
     st.cookiePayload = cookiePayloadOf(st.data);
@@ -320,18 +304,7 @@ export function createSessions<Data extends SessionData = Record<string, unknown
     if (st.userId === base.userId) st.userId = theirs.userId;
     if (st.authenticatedAt === base.authenticatedAt) st.authenticatedAt = opened.authenticatedAt;
     if (st.meta === base.meta) st.meta = theirs.meta;
-    st.base = {
-      version: theirs.version,
-      createdAt: theirs.createdAt,
-      lastActiveAt: theirs.lastActiveAt,
-      expiresAt: theirs.expiresAt,
-      ip: theirs.ip,
-      userAgent: theirs.userAgent,
-      dataBytes: opened.data,
-      userId: theirs.userId,
-      authenticatedAt: opened.authenticatedAt,
-      meta: theirs.meta,
-    };
+    st.base = baseOf(theirs, opened.data, opened.authenticatedAt);
     return true;
   }
 
