@@ -19,7 +19,14 @@ if (missing().length > 0) {
   const command = existsSync(join(root, "package-lock.json")) ? "ci" : "install";
   console.log(`[sessionkit] [demo] installing dependencies (missing: ${missing().join(", ")}): npm ${command}`);
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-  const result = spawnSync(npm, [command, "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
+  const run = (verb) =>
+    spawnSync(npm, [verb, "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit", shell: process.platform === "win32" });
+  let result = run(command);
+  if (result.status !== 0 && command === "ci") {
+    // `npm ci` refuses a lockfile that this npm version reads as out of date; install resolves it.
+    console.log("[sessionkit] [demo] npm ci failed; trying npm install");
+    result = run("install");
+  }
   if (result.status !== 0 || missing().length > 0) {
     console.error("[sessionkit] [demo] npm could not install the dependencies; run `npm ci` and look at its errors.");
     process.exit(1);
