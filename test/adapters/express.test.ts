@@ -126,6 +126,13 @@ describe("express adapter specifics", () => {
         res.json({ keys: Object.keys(req.session) });
       });
     });
+    app.post("/reload", (req, res, next) => {
+      req.session.set("unsaved", true);
+      req.session.reload((error) => {
+        if (error) return next(error);
+        res.json({ unsaved: req.session.get("unsaved") ?? null, visits: req.session.get("visits") ?? null });
+      });
+    });
     app.get("/throws", (req) => {
       req.session.set("beforeError", true);
       throw new Error("boom");
@@ -207,6 +214,14 @@ describe("express adapter specifics", () => {
     expect(browser.cookies.get("sid")).not.toBe(old);
     const oldSession = await t.sessions.load(new Headers({ cookie: `sid=${old}` }));
     expect(oldSession.isNew).toBe(true);
+  });
+
+  it("reload(cb) drops unsaved changes, and refuses a session that is not stored yet", async () => {
+    const fresh = await new Browser(url).fetch("/reload", { method: "POST" });
+    expect(fresh.status).toBe(500);
+    const browser = new Browser(url);
+    await browser.fetch("/visit", { method: "POST" });
+    expect(await browser.json("/reload", { method: "POST" })).toEqual({ unsaved: null, visits: 1 });
   });
 
   it("commits on the error handler's response too", async () => {

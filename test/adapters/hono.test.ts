@@ -1,9 +1,10 @@
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
-import { expectTypeOf, it } from "vitest";
+import { expect, expectTypeOf, it } from "vitest";
 import { csrfProtection, type SessionEnv, sessionMiddleware } from "../../src/adapters/hono.js";
 import type { Session } from "../../src/core/session.js";
 import { runAdapterSuite } from "./adapter.case.js";
+import { makeSessions } from "./harness.js";
 
 runAdapterSuite("hono (@hono/node-server)", async ({ sessions, arrive }) => {
   const app = new Hono<SessionEnv>();
@@ -63,4 +64,20 @@ it("types c.get('session') through Hono's Variables (checked by tsc)", () => {
     return c.text("ok");
   });
   expectTypeOf(app).not.toBeAny();
+});
+
+it("commits on the response app.onError produced", async () => {
+  const { sessions } = makeSessions();
+  const app = new Hono<SessionEnv>();
+  app.use(sessionMiddleware(sessions));
+  app.get("/", (c) => {
+    c.get("session").set("beforeError", true);
+    throw new Error("boom");
+  });
+  app.onError((_error, c) => c.text("failed", 500));
+  const response = await app.request("/");
+  expect(response.status).toBe(500);
+  const cookie = (response.headers.getSetCookie()[0] as string).split(";")[0] as string;
+  const session = await sessions.load(new Headers({ cookie }));
+  expect(session.get("beforeError")).toBe(true);
 });
