@@ -41,6 +41,7 @@ a { color:var(--accent); }
 .muted { color:var(--muted); }
 .small { font-size:13px; }
 button { font:inherit; border:1px solid var(--accent); background:var(--accent); color:#fff; border-radius:7px; padding:6px 14px; cursor:pointer; }
+button:disabled { opacity:.45; cursor:default; }
 button.secondary { background:var(--card); color:var(--accent); }
 button.danger { border-color:var(--warn); background:var(--card); color:var(--warn); }
 button.link { border:none; background:none; color:var(--accent); padding:0; }
