@@ -231,6 +231,32 @@ describe("express adapter specifics", () => {
     expect(response.headers.getSetCookie()).toHaveLength(1);
   });
 
+  it("works as plain Connect-style middleware on node:http (no Express)", async () => {
+    const middleware = sessionMiddleware(t.sessions);
+    const server = await listen(
+      createServer((req, res) => {
+        middleware(req, res, (error) => {
+          if (error) {
+            res.statusCode = 500;
+            res.end();
+            return;
+          }
+          const session = (req as typeof req & { session: ExpressSession }).session;
+          session.set("plain", ((session.get("plain") as number | undefined) ?? 0) + 1);
+          res.setHeader("content-type", "text/plain");
+          res.end(String(session.get("plain")));
+        });
+      }),
+    );
+    try {
+      const browser = new Browser(server.url);
+      expect(await (await browser.fetch("/")).text()).toBe("1");
+      expect(await (await browser.fetch("/")).text()).toBe("2");
+    } finally {
+      await server.close();
+    }
+  });
+
   it("types req.session (checked by tsc; the body only builds types)", () => {
     const check = (typed: ExpressSession<{ cart: string[] }>, untyped: ExpressSession) => {
       expectTypeOf(typed.get("cart")).toEqualTypeOf<string[] | undefined>();
