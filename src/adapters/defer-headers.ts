@@ -45,11 +45,18 @@ export function deferHeaders(
       return;
     }
     mode = "pass";
-    if (!res.headersSent) {
-      for (const entry of queue) if (entry[0] === "writeHead") entry[1] = absorbWriteHeadHeaders(res, entry[1]);
-      applyNodeHeaders(res as HeaderTarget, headers);
+    try {
+      if (!res.headersSent) {
+        for (const entry of queue) if (entry[0] === "writeHead") entry[1] = absorbWriteHeadHeaders(res, entry[1]);
+        applyNodeHeaders(res as HeaderTarget, headers);
+      }
+      for (const [method, args] of queue.splice(0)) call(method, args);
+    } catch (error) {
+      // What would have thrown into the app's own code (an invalid header, a second response
+      // after the first) now happens here: hand it to the framework rather than crash.
+      queue.length = 0;
+      onError(error);
     }
-    for (const [method, args] of queue.splice(0)) call(method, args);
   }
 
   for (const method of METHODS) {
