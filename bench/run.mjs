@@ -74,11 +74,19 @@ async function engineRows(backend, options) {
   }
 }
 
-/** HTTP-level rows for one backend. */
-async function httpRows(backend, options) {
-  const sides = [{ label: `sessionkit/${backend.name}`, server: await startServer("sessionkit", backend.name) }];
+/** The peer of `backend` on `framework`: express-session's store, or @fastify/session on it. */
+function peerLabel(backend, framework) {
+  if (framework === "express") return backend.peer;
+  return backend.name === "memory" ? "@fastify/session (its MemoryStore)" : `@fastify/session + ${backend.peer}`;
+}
+
+/** HTTP-level rows for one backend on one framework. */
+async function httpRows(backend, options, framework) {
+  const sides = [{ label: `sessionkit/${backend.name}`, server: await startServer("sessionkit", backend.name, framework) }];
   try {
-    if (backend.openPeer) sides.push({ label: backend.peer, server: await startServer("express-session", backend.name) });
+    if (backend.openPeer) {
+      sides.push({ label: peerLabel(backend, framework), server: await startServer("peer", backend.name, framework) });
+    }
     for (const side of sides) side.cookies = await seedOverHttp(side.server.port, options.poolSize);
     const load = { seconds: options.seconds, connections: options.connections };
     const rows = [];
@@ -107,9 +115,9 @@ async function httpRows(backend, options) {
           runs[index].map((r) => r.rps),
           runs[index].map((r) => r.p99),
         );
-      rows.push({ backend: backend.name, level: "http", scenario, sessionkit: sideOf(0), peer: sides[1] ? sideOf(1) : null });
+      rows.push({ backend: backend.name, level: framework, scenario, sessionkit: sideOf(0), peer: sides[1] ? sideOf(1) : null });
       log(
-        `http ${backend.name} ${scenario}: ${sides.map((s, i) => `${s.label} ${Math.round(median(runs[i].map((r) => r.rps)))} req/s`).join(", ")}`,
+        `${framework} ${backend.name} ${scenario}: ${sides.map((s, i) => `${s.label} ${Math.round(median(runs[i].map((r) => r.rps)))} req/s`).join(", ")}`,
       );
     }
     return rows;
@@ -140,7 +148,7 @@ async function main() {
     if (!backend.openPeer) notes.push(`${name}: ${backend.peerNote}`);
     log(`${name}: sessionkit/${name} vs ${backend.peer ?? "(no peer)"}`);
     if (options.engine) rows.push(...(await engineRows(backend, options)));
-    if (options.http) rows.push(...(await httpRows(backend, options)));
+    if (options.http) for (const framework of options.frameworks) rows.push(...(await httpRows(backend, options, framework)));
   }
   const finishedAt = new Date();
   if (rows.length === 0) throw new Error(`[bench] nothing ran: ${skipped.join("; ") || "no backend or level selected"}`);

@@ -9,20 +9,21 @@ import { cookiePair } from "./fixtures.mjs";
 const SERVER = join(ROOT, "bench", "http", "server.mjs");
 
 /**
- * Starts the app of one side; resolves once it listens.
+ * Starts the app of one side (`library`: "sessionkit" or "peer") on `framework` ("express" or
+ * "fastify"); resolves once it listens.
  * @returns {Promise<{ port: number, stop: () => Promise<void> }>}
  */
-export function startServer(library, backend) {
+export function startServer(library, backend, framework) {
   return new Promise((resolve, reject) => {
-    const child = fork(SERVER, [library, backend], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const child = fork(SERVER, [library, backend, framework], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
     const timer = setTimeout(() => {
       child.kill();
-      reject(new Error(`[bench] the ${library}/${backend} server did not start within 30 s`));
+      reject(new Error(`[bench] the ${library}/${backend}/${framework} server did not start within 30 s`));
     }, 30_000);
     child.once("error", reject);
     child.once("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`[bench] the ${library}/${backend} server exited early with code ${code}`));
+      reject(new Error(`[bench] the ${library}/${backend}/${framework} server exited early with code ${code}`));
     });
     child.once("message", ({ port }) => {
       clearTimeout(timer);

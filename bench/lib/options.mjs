@@ -5,6 +5,7 @@ import { BACKENDS } from "./backends.mjs";
 import { ROOT } from "./dist.mjs";
 
 export const SCENARIOS = ["read", "write", "visit"];
+export const FRAMEWORKS = ["express", "fastify"];
 
 export const USAGE = `Usage: node bench/run.mjs [options]   (npm run bench -- [options] builds first)
 
@@ -12,7 +13,8 @@ export const USAGE = `Usage: node bench/run.mjs [options]   (npm run bench -- [o
   --only <list>         backends, comma-separated: ${BACKENDS.map((b) => b.name).join(",")} (default: all)
   --scenarios <list>    read,write,visit (default: all)
   --no-engine           skip the engine-level runs
-  --no-http             skip the HTTP-level runs (autocannon on Express)
+  --no-http             skip the HTTP-level runs (autocannon)
+  --frameworks <list>   HTTP level on express,fastify (default: express)
   --rounds <n>          alternating engine-level rounds per side (default 6, --quick 2)
   --http-rounds <n>     alternating autocannon runs per side (default 3, --quick 1)
   --seconds <n>         seconds per autocannon run
@@ -46,6 +48,7 @@ export function parseOptions(argv) {
       quick: { type: "boolean", default: false },
       only: { type: "string" },
       scenarios: { type: "string" },
+      frameworks: { type: "string" },
       "no-engine": { type: "boolean", default: false },
       "no-http": { type: "boolean", default: false },
       rounds: { type: "string" },
@@ -72,10 +75,11 @@ export function parseOptions(argv) {
       : BACKENDS.map((b) => b.name),
     scenarios: values.scenarios ? list(values.scenarios, SCENARIOS, "scenarios") : SCENARIOS,
     engine: !values["no-engine"],
+    frameworks: values.frameworks ? list(values.frameworks, FRAMEWORKS, "frameworks") : ["express"],
     http: !values["no-http"],
     // Engine level: one request at a time, `engineRounds` alternating rounds of `engineMs` each.
     engineRounds: rounds,
-    engineMs: quick ? 200 : 1000,
+    engineMs: quick ? 200 : 750,
     engineWarmupMs: quick ? 100 : 500,
     // HTTP level: `httpRounds` alternating autocannon runs of `seconds` each, after a warm-up run.
     httpRounds: values["http-rounds"] ? positive(values["http-rounds"], "http-rounds") : quick ? 1 : 3,

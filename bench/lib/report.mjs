@@ -22,7 +22,7 @@ export const SCENARIO_TITLES = {
 /**
  * @typedef {object} Row
  * @property {string} backend
- * @property {"engine" | "http"} level
+ * @property {"engine" | "express" | "fastify"} level
  * @property {string} scenario
  * @property {Side} sessionkit
  * @property {Side | null} peer
@@ -80,7 +80,7 @@ function markdownRows(rows, level) {
   const picked = rows.filter((r) => r.level === level);
   if (picked.length === 0) return ["(not run)"];
   const unit = level === "engine" ? "ops/s" : "req/s";
-  const p99 = level === "http";
+  const p99 = level !== "engine";
   const head = p99
     ? `| backend | scenario | sessionkit ${unit} | peer ${unit} | **ratio** | p99 sessionkit / peer | peer |`
     : `| backend | scenario | sessionkit ${unit} | peer ${unit} | **ratio** | peer |`;
@@ -101,7 +101,7 @@ function markdownRows(rows, level) {
 export function markdownReport({ rows, skipped, notes, options, machine, startedAt, finishedAt, distBuilt, command }) {
   const settings = [
     `- engine level: one request at a time, ${options.engineRounds} alternating rounds of ${options.engineMs} ms per side (after ${options.engineWarmupMs} ms warm-up); median shown, ± is half the spread between rounds`,
-    `- HTTP level: autocannon, ${options.connections} connections, ${options.httpRounds} alternating run(s) of ${options.seconds} s per side${options.warmupSeconds ? ` (after a ${options.warmupSeconds} s warm-up run)` : ""}; Express 5 server in its own process`,
+    `- HTTP level (${options.frameworks.join(", ")}): autocannon, ${options.connections} connections, ${options.httpRounds} alternating run(s) of ${options.seconds} s per side${options.warmupSeconds ? ` (after a ${options.warmupSeconds} s warm-up run)` : ""}; the server in its own process`,
     `- ${options.poolSize} seeded sessions per side, each holding ${PAYLOAD_BYTES} bytes of JSON; requests cycle through them`,
   ];
   return [
@@ -119,9 +119,12 @@ export function markdownReport({ rows, skipped, notes, options, machine, started
     "",
     ...markdownRows(rows, "engine"),
     "",
-    "## HTTP level (Express 5 + autocannon)",
+    "## HTTP level: Express 5 + autocannon",
     "",
-    ...markdownRows(rows, "http"),
+    ...markdownRows(rows, "express"),
+    ...(options.frameworks.includes("fastify")
+      ? ["", "## HTTP level: Fastify 5 + autocannon", "", ...markdownRows(rows, "fastify")]
+      : []),
     "",
     "Scenarios:",
     "",
