@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { SessionConfigError } from "../core/errors.js";
-import type { Session } from "../core/session.js";
+import { Session } from "../core/session.js";
 import type { Sessions } from "../core/sessions.js";
 import { type CsrfOptions, isUnsafeMethod, resolveCsrfOptions, SessionCsrfError, submittedCsrfToken } from "../http/csrf.js";
 import { deferHeaders } from "./defer-headers.js";
@@ -125,8 +125,12 @@ export function sessionMiddleware<Data extends object>(
   return function sessionkitExpress(req, res, next) {
     const request = req as IncomingMessage & { session?: unknown; ip?: string };
     if (request.session !== undefined && request.session !== null) {
-      next(); // mounted twice (or under express-session): keep the first
-      return;
+      if ((request.session as { sessionkit?: unknown }).sessionkit instanceof Session) return next(); // mounted twice
+      return next(
+        new SessionConfigError(
+          "[sessionkit] [express] req.session is already set by another middleware (express-session?); mount only one session middleware",
+        ),
+      );
     }
     const headers = pickHeaders(req.headers, names);
     const ip = options.ip ? (options.ip(req) ?? null) : (request.ip ?? req.socket.remoteAddress ?? null);

@@ -231,6 +231,29 @@ describe("express adapter specifics", () => {
     expect(response.headers.getSetCookie()).toHaveLength(1);
   });
 
+  it("refuses to run under another session middleware, and runs once when mounted twice", async () => {
+    const outcomes: unknown[] = [];
+    const middleware = sessionMiddleware(t.sessions);
+    const foreign = { session: { cookie: {} }, headers: {}, socket: {} } as never;
+    middleware(foreign, {} as never, (error) => outcomes.push(error));
+    expect(outcomes[0]).toMatchObject({ name: "SessionConfigError" });
+
+    const app = express();
+    app.use(sessionMiddleware(t.sessions), sessionMiddleware(t.sessions));
+    app.get("/", (req, res) => {
+      req.session.set("twice", true);
+      res.send("ok");
+    });
+    const server = await listen(createServer(app));
+    try {
+      const response = await fetch(`${server.url}/`);
+      expect(response.status).toBe(200);
+      expect(response.headers.getSetCookie()).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("works as plain Connect-style middleware on node:http (no Express)", async () => {
     const middleware = sessionMiddleware(t.sessions);
     const server = await listen(
