@@ -15,8 +15,8 @@ export const USAGE = `Usage: node bench/run.mjs [options]   (npm run bench -- [o
   --no-engine           skip the engine-level runs
   --no-http             skip the HTTP-level runs (autocannon)
   --frameworks <list>   HTTP level on express,fastify (default: express)
-  --rounds <n>          alternating engine-level rounds per side (default 6, --quick 2)
-  --http-rounds <n>     alternating autocannon runs per side (default 3, --quick 1)
+  --rounds <n>          alternating engine-level rounds per side (default 8, --quick 2)
+  --http-rounds <n>     alternating autocannon runs per side (default 5, --quick 1)
   --seconds <n>         seconds per autocannon run
   --connections <n>     autocannon connections (default 20)
   --out <file>          where the Markdown report goes (default bench/results/latest.md)
@@ -62,7 +62,7 @@ export function parseOptions(argv) {
     strict: true,
   });
   const quick = values.quick;
-  const rounds = values.rounds ? positive(values.rounds, "rounds") : quick ? 2 : 6;
+  const rounds = values.rounds ? positive(values.rounds, "rounds") : quick ? 2 : 8;
   return {
     help: values.help,
     quick,
@@ -79,11 +79,11 @@ export function parseOptions(argv) {
     http: !values["no-http"],
     // Engine level: one request at a time, `engineRounds` alternating rounds of `engineMs` each.
     engineRounds: rounds,
-    engineMs: quick ? 200 : 750,
+    engineMs: quick ? 200 : 500,
     engineWarmupMs: quick ? 100 : 500,
     // HTTP level: `httpRounds` alternating autocannon runs of `seconds` each, after a warm-up run.
-    httpRounds: values["http-rounds"] ? positive(values["http-rounds"], "http-rounds") : quick ? 1 : 3,
-    seconds: values.seconds ? positive(values.seconds, "seconds") : quick ? 1 : 4,
+    httpRounds: values["http-rounds"] ? positive(values["http-rounds"], "http-rounds") : quick ? 1 : 5,
+    seconds: values.seconds ? positive(values.seconds, "seconds") : quick ? 1 : 2,
     warmupSeconds: quick ? 0 : 1,
     connections: values.connections ? positive(values.connections, "connections") : 20,
     // Sessions seeded per side; requests cycle through them.
