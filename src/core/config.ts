@@ -74,7 +74,8 @@ const positiveInt = (value: unknown, option: string, fallback: number): number =
 
 // A zero interval would prune in a tight loop; refuse it rather than guess what was meant.
 const positiveInterval = (ms: number | null): number | null => {
-  if (ms === 0) throw new SessionConfigError('pruneInterval must be longer than 0, e.g. "1h" (or null to never prune in the background)');
+  if (ms === 0)
+    throw new SessionConfigError('pruneInterval must be longer than 0, e.g. "1h" (or null to never prune in the background)');
   return ms;
 };
 
