@@ -1,8 +1,9 @@
 import Fastify, { type FastifyRequest } from "fastify";
-import { expectTypeOf, it } from "vitest";
+import { expect, expectTypeOf, it } from "vitest";
 import { type AppSessionData, csrfProtection, sessionPlugin } from "../../src/adapters/fastify.js";
 import type { Session } from "../../src/core/session.js";
 import { runAdapterSuite } from "./adapter.case.js";
+import { makeSessions } from "./harness.js";
 
 type Query = Record<string, string | undefined>;
 
@@ -56,4 +57,20 @@ it("types request.session through module augmentation (checked by tsc)", () => {
     expectTypeOf(request.session.get("anything")).toEqualTypeOf<unknown>();
   };
   expectTypeOf(check).toBeFunction();
+});
+
+it("reads the CSRF token from the _csrf field of a parsed JSON body", async () => {
+  const { sessions } = makeSessions();
+  const app = Fastify();
+  await app.register(sessionPlugin, { sessions });
+  app.get("/csrf", async (request) => ({ token: request.session.csrfToken() }));
+  app.post("/protected", { preHandler: csrfProtection() }, async () => "ok");
+  const first = await app.inject({ method: "GET", url: "/csrf" });
+  const cookie = String(first.headers["set-cookie"]).split(";")[0] as string;
+  const { token } = first.json() as { token: string };
+  const post = (body: object) =>
+    app.inject({ method: "POST", url: "/protected", headers: { cookie, "content-type": "application/json" }, payload: body });
+  expect((await post({ _csrf: "wrong" })).statusCode).toBe(403);
+  expect((await post({ _csrf: token })).statusCode).toBe(200);
+  await app.close();
 });

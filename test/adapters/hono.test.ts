@@ -81,3 +81,24 @@ it("commits on the response app.onError produced", async () => {
   const session = await sessions.load(new Headers({ cookie }));
   expect(session.get("beforeError")).toBe(true);
 });
+
+it("reads the CSRF token from the _csrf field of a form body", async () => {
+  const { sessions } = makeSessions();
+  const app = new Hono<SessionEnv>();
+  app.use(sessionMiddleware(sessions));
+  app.get("/csrf", (c) => c.json({ token: c.get("session").csrfToken() }));
+  app.post("/protected", csrfProtection(), async (c) => c.text(`ok ${(await c.req.parseBody()).note}`));
+  const first = await app.request("/csrf");
+  const cookie = (first.headers.getSetCookie()[0] as string).split(";")[0] as string;
+  const { token } = (await first.json()) as { token: string };
+  const post = (fields: Record<string, string>) =>
+    app.request("/protected", {
+      method: "POST",
+      headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams(fields).toString(),
+    });
+  expect((await post({ _csrf: "wrong", note: "x" })).status).toBe(403);
+  const ok = await post({ _csrf: token, note: "kept" });
+  expect(ok.status).toBe(200);
+  expect(await ok.text()).toBe("ok kept"); // the handler can still read the body
+});
