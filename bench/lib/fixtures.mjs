@@ -10,13 +10,13 @@ export const TTL_MS = 24 * 60 * 60 * 1000;
 export const COOKIE_NAME = "sid";
 
 /**
- * The ~1 KB of data every seeded session holds: a signed-in user, a small cart and preferences,
+ * The ~1 KB of data every seeded session holds: a signed-in user, an eight-line cart, preferences, recently viewed items,
  * the shape of a typical web-app session. `counter` is the key the write scenario changes.
  */
 export function sessionPayload(i) {
   return {
     user: { id: `user-${i}`, name: "Ada Lovelace", email: `ada${i}@example.com`, roles: ["customer", "beta"] },
-    cart: Array.from({ length: 6 }, (_, n) => ({
+    cart: Array.from({ length: 8 }, (_, n) => ({
       sku: `SKU-${1000 + n}`,
       name: `Product number ${n}`,
       qty: 1 + (n % 3),
@@ -26,6 +26,7 @@ export function sessionPayload(i) {
     flash: null,
     csrfSeed: "c2Vzc2lvbmtpdC1iZW5jaC1jc3JmLXNlZWQtdmFsdWU",
     lastSearch: "wireless headphones with noise cancelling and long battery life",
+    recentlyViewed: Array.from({ length: 8 }, (_, n) => `SKU-${2000 + n}`),
     counter: 0,
   };
 }
