@@ -1,5 +1,5 @@
 import { open, seal, sealedKeyId } from "../crypto/cipher.js";
-import type { Keyring } from "../crypto/keyring.js";
+import type { DerivedKeys, Keyring } from "../crypto/keyring.js";
 import { hashToken, hmacSha256, type RandomSource, signToken, verifySignedToken } from "../crypto/token.js";
 import { encodeToBytes } from "../serializers/resolve.js";
 import type { Serializer } from "../serializers/serializer.js";
@@ -21,14 +21,21 @@ export function createCodec(keyring: Keyring, serializer: Serializer, random: Ra
       const keyId = sealedKeyId(blob);
       if (keyId === null) return null;
       const named = keyring.byId(keyId);
-      // Try the named key first, then the rest (a key-id collision is possible, if unlikely).
-      const candidates = [...named, ...keyring.all.filter((k) => !named.includes(k))];
-      for (const keys of candidates) {
+      const attempt = (keys: DerivedKeys) => {
         const plain = open(blob, [keys.data], id);
-        if (!plain) continue;
+        if (!plain) return undefined;
         const inner = unwrapPlaintext(plain);
-        if (!inner) return null;
-        return { ...inner, stale: keys !== keyring.current };
+        return inner ? { ...inner, stale: keys !== keyring.current } : null;
+      };
+      // The named key almost always opens it; the others only on a key-id collision.
+      for (const keys of named) {
+        const opened = attempt(keys);
+        if (opened !== undefined) return opened;
+      }
+      for (const keys of keyring.all) {
+        if (named.includes(keys)) continue;
+        const opened = attempt(keys);
+        if (opened !== undefined) return opened;
       }
       return null;
     },

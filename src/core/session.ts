@@ -37,6 +37,12 @@ export interface SessionState {
     meta: string | null;
   } | null;
   data: Record<string, unknown>;
+  /**
+   * False while the data provably equals what was loaded: nothing was set or deleted and no
+   * object value was handed out (which the app could change in place). Lets a read-only
+   * request skip serializing the data at commit. Never reset within a request.
+   */
+  maybeDirty: boolean;
   userId: string | null;
   authenticatedAt: number | null;
   meta: string | null;
@@ -151,7 +157,9 @@ export class Session<Data extends SessionData = Record<string, unknown>> {
   }
 
   get<K extends DataKey<Data>>(key: K): Data[K] | undefined {
-    return this[STATE].data[key] as Data[K] | undefined;
+    const value = this[STATE].data[key];
+    if (typeof value === "object" && value !== null) this[STATE].maybeDirty = true;
+    return value as Data[K] | undefined;
   }
 
   /** Sets a key; `undefined` deletes it. Nested objects may also be changed in place. */
@@ -162,6 +170,7 @@ export class Session<Data extends SessionData = Record<string, unknown>> {
     if (key === "__proto__") throw new TypeError('[sessionkit] "__proto__" cannot be a session key');
     if (value === undefined) delete this[STATE].data[key];
     else this[STATE].data[key] = value;
+    this[STATE].maybeDirty = true;
     return this;
   }
 
@@ -173,6 +182,7 @@ export class Session<Data extends SessionData = Record<string, unknown>> {
     this.#writable();
     const had = this.has(key);
     delete this[STATE].data[key];
+    this[STATE].maybeDirty = true;
     return had;
   }
 
@@ -180,6 +190,7 @@ export class Session<Data extends SessionData = Record<string, unknown>> {
   clear(): void {
     this.#writable();
     this[STATE].data = {};
+    this[STATE].maybeDirty = true;
   }
 
   keys(): DataKey<Data>[] {
@@ -188,6 +199,7 @@ export class Session<Data extends SessionData = Record<string, unknown>> {
 
   /** A shallow copy of the data. */
   toJSON(): Partial<Data> {
+    this[STATE].maybeDirty = true; // the copy is shallow: nested values can still change
     return { ...this[STATE].data } as Partial<Data>;
   }
 

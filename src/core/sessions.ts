@@ -143,6 +143,7 @@ export function createSessions<Data extends SessionData = Record<string, unknown
       originalId: null,
       base: null,
       data: {},
+      maybeDirty: true,
       userId: null,
       authenticatedAt: null,
       meta: null,
@@ -206,6 +207,7 @@ export function createSessions<Data extends SessionData = Record<string, unknown
     state.originalId = id;
     state.base = baseOf(row, opened.data, opened.authenticatedAt);
     state.data = data;
+    state.maybeDirty = false;
     state.userId = row.userId;
     state.authenticatedAt = opened.authenticatedAt;
     state.meta = row.meta;
@@ -301,6 +303,7 @@ export function createSessions<Data extends SessionData = Record<string, unknown
       else delete theirData[key];
     }
     st.data = theirData;
+    st.maybeDirty = true;
     if (st.userId === base.userId) st.userId = theirs.userId;
     if (st.authenticatedAt === base.authenticatedAt) st.authenticatedAt = opened.authenticatedAt;
     if (st.meta === base.meta) st.meta = theirs.meta;
@@ -366,7 +369,8 @@ export function createSessions<Data extends SessionData = Record<string, unknown
     for (let attempt = 1; attempt <= config.maxRetries; attempt++) {
       const base = st.base as NonNullable<SessionState["base"]>;
       const oldId = st.originalId as string;
-      const dataBytes = encodeChecked(st);
+      // Untouched data equals what was loaded: no need to serialize it to find out.
+      const dataBytes = st.maybeDirty ? encodeChecked(st) : base.dataBytes;
       const changed =
         st.rotated !== null ||
         st.keyStale ||

@@ -71,9 +71,13 @@ export function createKeyring(secrets: readonly Secret[]): Keyring {
     return deriveAll(bytes);
   });
   const current = all[0] as DerivedKeys;
+  // Decryption looks keys up by id on every request: index them once.
+  const byId = new Map<number, DerivedKeys[]>();
+  for (const keys of all) byId.set(keys.id, [...(byId.get(keys.id) ?? []), keys]);
+  const none: readonly DerivedKeys[] = Object.freeze([]);
   return Object.freeze({
     current,
     all: Object.freeze(all),
-    byId: (id: number) => all.filter((k) => k.id === id),
+    byId: (id: number) => byId.get(id) ?? none,
   });
 }

@@ -72,6 +72,29 @@ describe("lazy sessions and strict tokens", () => {
     expect((await ctx.sessions.load(requestWith(cookie))).get("cart")).toEqual(["apple", "pear"]);
   });
 
+  it("a read-only request does not even serialize the data; handing out an object does", async () => {
+    let encodes = 0;
+    const counting = {
+      encode: (data: Record<string, unknown>) => {
+        encodes++;
+        return JSON.stringify(data);
+      },
+      decode: (bytes: Uint8Array) => JSON.parse(Buffer.from(bytes).toString()) as Record<string, unknown>,
+    };
+    const ctx = setup({ serializer: counting });
+    const { cookie } = await seeded(ctx, { count: 1, cart: ["apple"] });
+    encodes = 0;
+    const reader = await ctx.sessions.load(requestWith(cookie));
+    expect(reader.get("count")).toBe(1);
+    await ctx.sessions.commit(reader);
+    expect(encodes).toBe(0);
+    const editor = await ctx.sessions.load(requestWith(cookie));
+    (editor.get("cart") as string[]).push("pear");
+    await ctx.sessions.commit(editor);
+    expect(encodes).toBe(1);
+    expect(ctx.spy.writes()).toEqual(["update"]);
+  });
+
   it("an unknown token (never issued) is not adopted: a new token, nothing written", async () => {
     const ctx = setup();
     const { cookie } = await seeded(ctx);
