@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { SessionStore, StoredSession } from "../core/store.js";
 import { postgresSql } from "./postgres/sql.js";
 import {
@@ -20,6 +21,8 @@ export interface PostgresQuery {
   values?: unknown[];
   /** pg's client-side timeout for this query, in ms. */
   query_timeout?: number;
+  /** Named prepared statement (pg parses it once per connection). */
+  name?: string;
 }
 
 /** The subset of a pg query result the store reads. */
@@ -60,6 +63,13 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** Fail a query that takes longer than this many ms (pg's `query_timeout`). Default: no limit. */
   queryTimeout?: number;
+  /**
+   * Run the per-request statements as named prepared statements, so PostgreSQL parses and
+   * plans them once per connection. Turn off behind a pooler that cannot track them (PgBouncer
+   * in transaction mode before 1.21).
+   * @default true
+   */
+  preparedStatements?: boolean;
 }
 
 /** A PostgreSQL store: a `SessionStore` whose `migrate()` and `schemaSql()` always exist. */
@@ -147,8 +157,14 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     });
     return ownPool;
   };
-  const query = async (text: string, values: unknown[] = []) =>
-    (await pool()).query(queryTimeout === undefined ? { text, values } : { text, values, query_timeout: queryTimeout });
+  const prepared = options.preparedStatements ?? true;
+  const query = async (text: string, values: unknown[] = [], hot = false) => {
+    const config: PostgresQuery = { text, values };
+    // The name is derived from the text (which names the table), so it can never clash.
+    if (hot && prepared) config.name = `sessionkit_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
+    if (queryTimeout !== undefined) config.query_timeout = queryTimeout;
+    return (await pool()).query(config);
+  };
 
   const rowValues = (s: StoredSession) => [
     s.id,
@@ -167,16 +183,16 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     name,
     get: (id, now) =>
       run("get", async () => {
-        const { rows } = await query(sql.get, [id, now]);
+        const { rows } = await query(sql.get, [id, now], true);
         return rows[0] ? sessionFromRow(rows[0]) : null;
       }),
-    create: (session) => run("create", async () => (await query(sql.create, rowValues(session))).rowCount === 1),
+    create: (session) => run("create", async () => (await query(sql.create, rowValues(session), true)).rowCount === 1),
     update: (session, expectedVersion) =>
-      run("update", async () => (await query(sql.update, [...rowValues(session), expectedVersion])).rowCount === 1),
+      run("update", async () => (await query(sql.update, [...rowValues(session), expectedVersion], true)).rowCount === 1),
     rotate: (oldId, expectedVersion, session) =>
       run("rotate", async () => {
         try {
-          return (await query(sql.rotate, [...rowValues(session), oldId, expectedVersion])).rowCount === 1;
+          return (await query(sql.rotate, [...rowValues(session), oldId, expectedVersion], true)).rowCount === 1;
         } catch (error) {
           // The new id exists already: the statement rolled back as a whole, nothing changed.
           if (isUniqueViolation(error)) return false;
@@ -184,8 +200,8 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         }
       }),
     touch: (id, lastActiveAt, expiresAt) =>
-      run("touch", async () => (await query(sql.touch, [id, lastActiveAt, expiresAt])).rowCount === 1),
-    delete: (id) => run("delete", async () => (await query(sql.delete, [id])).rowCount === 1),
+      run("touch", async () => (await query(sql.touch, [id, lastActiveAt, expiresAt], true)).rowCount === 1),
+    delete: (id) => run("delete", async () => (await query(sql.delete, [id], true)).rowCount === 1),
     listByUser: (userId, now) =>
       run("listByUser", async () => (await query(sql.listByUser, [userId, now])).rows.map(infoFromRow)),
     deleteByUser: (userId, except = []) =>
