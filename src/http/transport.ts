@@ -52,20 +52,20 @@ export function readTransport(transport: Transport, headers: Headers): string | 
   return raw.trim() || undefined;
 }
 
-/** Whether the request carries this transport at all (even with a bad value). */
-export function requestUses(transport: Transport, headers: Headers): boolean {
-  return readTransport(transport, headers) !== undefined;
-}
+/** The attributes every session cookie line shares. */
+const attributes = (cookie: ResolvedCookieOptions) => ({
+  httpOnly: cookie.httpOnly,
+  secure: cookie.secure,
+  sameSite: cookie.sameSite,
+  path: cookie.path,
+  domain: cookie.domain,
+  partitioned: cookie.partitioned || undefined,
+});
 
 /** The Set-Cookie header value for a session cookie; `maxAgeSeconds` null = browser-session cookie. */
 export function setCookieHeader(cookie: ResolvedCookieOptions, value: string, maxAgeSeconds: number | null, now: number): string {
   return serializeCookie(cookie.name, value, {
-    httpOnly: cookie.httpOnly,
-    secure: cookie.secure,
-    sameSite: cookie.sameSite,
-    path: cookie.path,
-    domain: cookie.domain,
-    partitioned: cookie.partitioned || undefined,
+    ...attributes(cookie),
     ...(maxAgeSeconds === null ? {} : { maxAge: maxAgeSeconds, expires: new Date(now + maxAgeSeconds * 1000) }),
     encode: (s) => s, // our values are base64url and dots: nothing to escape
   });
@@ -73,14 +73,5 @@ export function setCookieHeader(cookie: ResolvedCookieOptions, value: string, ma
 
 /** A Set-Cookie that makes the browser drop the cookie. */
 export function clearCookieHeader(cookie: ResolvedCookieOptions): string {
-  return serializeCookie(cookie.name, "", {
-    httpOnly: cookie.httpOnly,
-    secure: cookie.secure,
-    sameSite: cookie.sameSite,
-    path: cookie.path,
-    domain: cookie.domain,
-    partitioned: cookie.partitioned || undefined,
-    maxAge: 0,
-    expires: new Date(0),
-  });
+  return serializeCookie(cookie.name, "", { ...attributes(cookie), maxAge: 0, expires: new Date(0) });
 }
