@@ -5,6 +5,7 @@ import { mysqlSql } from "../../src/stores/mysql/sql.js";
 import { type MysqlStore, mysqlStore } from "../../src/stores/mysql.js";
 import { record, runStoreConformance } from "../conformance/store.case.js";
 import { describeWithService, uniqueName } from "../helpers/services.js";
+import { runSqlExtras } from "./sql-extras.case.js";
 
 const { url, describe } = describeWithService("mysql");
 const T0 = 1_700_000_000_123;
@@ -108,85 +109,35 @@ describe(`mysql store on MariaDB (${url})`, () => {
       expect((await store.listByUser("Alice", T0)).map((s) => s.id)).toEqual([r.id]);
     });
 
-    it("times round-trip to the millisecond from 1970 to 9999", async () => {
-      const store = mysqlStore({ pool, table: extra });
-      await store.migrate();
-      const edges = [0, 1, 999, 1000, 2 ** 31 * 1000 - 1, 2 ** 31 * 1000 + 1, 253_402_300_799_999];
-      const random = Array.from({ length: 60 }, () => Math.floor(Math.random() * 253_402_300_799_999));
-      const times = [...edges, ...random];
-      const rows = times.map((t, i) =>
-        record({ createdAt: t, lastActiveAt: times[(i + 1) % times.length] as number, expiresAt: null }),
-      );
-      await Promise.all(rows.map((r) => store.create(r)));
-      for (const r of rows) {
-        const got = await store.get(r.id, 0);
-        expect([got?.createdAt, got?.lastActiveAt], `created ${r.createdAt}`).toEqual([r.createdAt, r.lastActiveAt]);
-      }
-    });
-
-    it("before migrate(), operations fail with a SessionStoreError that says to migrate", async () => {
-      const store = mysqlStore({ pool, table: uniqueName("sk_my_missing") });
-      const error = await store.get(record().id, T0).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(SessionStoreError);
-      expect((error as SessionStoreError).store).toBe("mysql");
-      expect((error as SessionStoreError).operation).toBe("get");
-      expect((error as Error).message).toMatch(/does not exist; run store.migrate\(\)/);
-    });
-
-    it("close() leaves the app's pool open; a store from a URL ends its own pool", async () => {
-      const onApp = mysqlStore({ pool, table: extra });
-      await onApp.close();
-      const [rows] = await pool.query<mysql.RowDataPacket[]>("SELECT 1 AS one");
-      expect(rows[0]?.one).toBe(1);
-
-      const own = mysqlStore({ uri: url, table: extra });
-      await own.migrate();
-      const r = record();
-      expect(await own.create(r)).toBe(true);
-      expect((await own.get(r.id, T0))?.id).toBe(r.id);
-      await own.close();
-      await expect(own.get(r.id, T0)).rejects.toThrow(/store is closed/);
-    });
-
-    it("pruneExpired returns 0 and deletes nothing while another server holds the prune lock", async () => {
-      const store = mysqlStore({ pool, table: extra });
-      await store.migrate();
-      await pool.query(`TRUNCATE \`${extra}\``);
-      for (let i = 0; i < 5; i++) await store.create(record({ expiresAt: T0 }));
-      const holder = await pool.getConnection();
-      const lock = mysqlSql(extra);
-      try {
-        const [got] = await holder.query<mysql.RowDataPacket[]>(lock.pruneLock);
-        expect(got[0]?.ok).toBe(1);
-        expect(await store.pruneExpired(T0 + 1, 100)).toBe(0);
-        expect((await store.stats(T0 + 1, 1)).expired).toBe(5);
-      } finally {
-        await holder.query(lock.pruneUnlock);
-        holder.release();
-      }
-      expect(await store.pruneExpired(T0 + 1, 100)).toBe(5);
-    });
-
-    it("two servers pruning at once together delete every expired row exactly once", async () => {
-      const a = mysqlStore({ uri: url, table: extra });
-      const b = mysqlStore({ uri: url, table: extra });
-      try {
-        await pool.query(`TRUNCATE \`${extra}\``);
-        for (let i = 0; i < 300; i += 100) {
-          await Promise.all(Array.from({ length: 100 }, () => a.create(record({ expiresAt: T0 }))));
-        }
-        const drain = async (s: MysqlStore) => {
-          let n = 0;
-          for (let round = 0; round < 100; round++) n += await s.pruneExpired(T0 + 1, 10);
-          return n;
+    runSqlExtras({
+      storeName: "mysql",
+      table: extra,
+      missingPrefix: "sk_my_missing",
+      onPool: (table) => mysqlStore({ pool, table }),
+      fromUrl: (table) => mysqlStore({ uri: url, table }),
+      selectOne: async () => {
+        const [rows] = await pool.query<mysql.RowDataPacket[]>("SELECT 1 AS one");
+        return rows[0]?.one;
+      },
+      truncate: async (table) => {
+        await pool.query(`TRUNCATE \`${table}\``);
+      },
+      holdPruneLock: async (table) => {
+        const holder = await pool.getConnection();
+        const lock = mysqlSql(table);
+        const release = async () => {
+          await holder.query(lock.pruneUnlock);
+          holder.release();
         };
-        const [na, nb] = await Promise.all([drain(a), drain(b)]);
-        expect(na + nb).toBe(300);
-        expect((await a.stats(T0 + 1, 1)).total).toBe(0);
-      } finally {
-        await a.close();
-        await b.close();
-      }
+        try {
+          const [got] = await holder.query<mysql.RowDataPacket[]>(lock.pruneLock);
+          expect(got[0]?.ok).toBe(1);
+        } catch (error) {
+          await release();
+          throw error;
+        }
+        return release;
+      },
     });
   });
 });

@@ -1,9 +1,11 @@
 import pg from "pg";
 import { afterAll, beforeAll, expect, it, describe as plainDescribe } from "vitest";
 import { SessionConfigError, SessionStoreError } from "../../src/index.js";
+import { postgresSql } from "../../src/stores/postgres/sql.js";
 import { type PostgresStore, postgresStore } from "../../src/stores/postgres.js";
 import { record, runStoreConformance } from "../conformance/store.case.js";
 import { describeWithService, uniqueName } from "../helpers/services.js";
+import { runSqlExtras } from "./sql-extras.case.js";
 
 const { url, describe } = describeWithService("postgres");
 const T0 = 1_700_000_000_123;
@@ -82,85 +84,32 @@ describe(`postgres store (${url})`, () => {
       expect((await store.get(r.id, T0))?.userId).toBe("u");
     });
 
-    it("times round-trip to the millisecond from 1970 to 9999", async () => {
-      const store = postgresStore({ pool, table: extra });
-      await store.migrate();
-      const edges = [0, 1, 999, 1000, 2 ** 31 * 1000 - 1, 2 ** 31 * 1000 + 1, 253_402_300_799_999];
-      const random = Array.from({ length: 60 }, () => Math.floor(Math.random() * 253_402_300_799_999));
-      const times = [...edges, ...random];
-      const rows = times.map((t, i) =>
-        record({ createdAt: t, lastActiveAt: times[(i + 1) % times.length] as number, expiresAt: null }),
-      );
-      await Promise.all(rows.map((r) => store.create(r)));
-      for (const r of rows) {
-        const got = await store.get(r.id, 0);
-        expect([got?.createdAt, got?.lastActiveAt], `created ${r.createdAt}`).toEqual([r.createdAt, r.lastActiveAt]);
-      }
-    });
-
-    it("before migrate(), operations fail with a SessionStoreError that says to migrate", async () => {
-      const store = postgresStore({ pool, table: uniqueName("sk_pg_missing") });
-      const error = await store.get(record().id, T0).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(SessionStoreError);
-      expect((error as SessionStoreError).store).toBe("postgres");
-      expect((error as SessionStoreError).operation).toBe("get");
-      expect((error as Error).message).toMatch(/does not exist; run store.migrate\(\)/);
-    });
-
-    it("close() leaves the app's pool open; a store from a URL ends its own pool", async () => {
-      const onApp = postgresStore({ pool, table: extra });
-      await onApp.close();
-      expect((await pool.query("SELECT 1 AS one")).rows[0].one).toBe(1);
-
-      const own = postgresStore({ connectionString: url, table: extra });
-      await own.migrate();
-      const r = record();
-      expect(await own.create(r)).toBe(true);
-      expect((await own.get(r.id, T0))?.id).toBe(r.id);
-      await own.close();
-      await expect(own.get(r.id, T0)).rejects.toThrow(/store is closed/);
-    });
-
-    it("pruneExpired returns 0 and deletes nothing while another server holds the prune lock", async () => {
-      const store = postgresStore({ pool, table: extra });
-      await store.migrate();
-      await pool.query(`TRUNCATE "${extra}"`);
-      for (let i = 0; i < 5; i++) await store.create(record({ expiresAt: T0 }));
-      const { postgresSql } = await import("../../src/stores/postgres/sql.js");
-      const key = postgresSql("public", extra).pruneLockKey;
-      const holder = await pool.connect();
-      try {
-        await holder.query("BEGIN");
-        expect((await holder.query(`SELECT pg_try_advisory_xact_lock(${key}) AS ok`)).rows[0].ok).toBe(true);
-        expect(await store.pruneExpired(T0 + 1, 100)).toBe(0);
-        expect((await store.stats(T0 + 1, 1)).expired).toBe(5);
-      } finally {
-        await holder.query("ROLLBACK");
-        holder.release();
-      }
-      expect(await store.pruneExpired(T0 + 1, 100)).toBe(5);
-    });
-
-    it("two servers pruning at once never delete the same rows twice and together delete all", async () => {
-      const a = postgresStore({ connectionString: url, table: extra });
-      const b = postgresStore({ connectionString: url, table: extra });
-      try {
-        await pool.query(`TRUNCATE "${extra}"`);
-        for (let i = 0; i < 300; i += 100) {
-          await Promise.all(Array.from({ length: 100 }, () => a.create(record({ expiresAt: T0 }))));
-        }
-        const drain = async (s: PostgresStore) => {
-          let n = 0;
-          for (let round = 0; round < 100; round++) n += await s.pruneExpired(T0 + 1, 10);
-          return n;
+    runSqlExtras({
+      storeName: "postgres",
+      table: extra,
+      missingPrefix: "sk_pg_missing",
+      onPool: (table) => postgresStore({ pool, table }),
+      fromUrl: (table) => postgresStore({ connectionString: url, table }),
+      selectOne: async () => (await pool.query("SELECT 1 AS one")).rows[0].one,
+      truncate: async (table) => {
+        await pool.query(`TRUNCATE "${table}"`);
+      },
+      holdPruneLock: async (table) => {
+        const key = postgresSql("public", table).pruneLockKey;
+        const holder = await pool.connect();
+        const release = async () => {
+          await holder.query("ROLLBACK");
+          holder.release();
         };
-        const [na, nb] = await Promise.all([drain(a), drain(b)]);
-        expect(na + nb).toBe(300);
-        expect((await a.stats(T0 + 1, 1)).total).toBe(0);
-      } finally {
-        await a.close();
-        await b.close();
-      }
+        try {
+          await holder.query("BEGIN");
+          expect((await holder.query(`SELECT pg_try_advisory_xact_lock(${key}) AS ok`)).rows[0].ok).toBe(true);
+        } catch (error) {
+          await release();
+          throw error;
+        }
+        return release;
+      },
     });
   });
 });

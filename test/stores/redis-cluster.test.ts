@@ -4,13 +4,13 @@
  */
 import { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SessionStore } from "../../src/core/store.js";
 import { createSessions } from "../../src/index.js";
 import { redisStore } from "../../src/stores/redis.js";
-import { record, runStoreConformance } from "../conformance/store.case.js";
+import { record } from "../conformance/store.case.js";
 import { type RedisCluster, startRedisCluster } from "../helpers/redis-cluster.js";
 import { dropRedisKeys, redisBinariesMissing } from "../helpers/redis-server.js";
 import { uniqueName } from "../helpers/services.js";
+import { runRedisConformance, runRedisExtras } from "./redis-extras.case.js";
 
 const missing = redisBinariesMissing();
 if (missing) {
@@ -22,7 +22,6 @@ if (missing) {
 describe.skipIf(missing !== null)("redis store (Cluster, 3 masters)", () => {
   let cluster: RedisCluster;
   let client: Cluster;
-  const prefixes = new WeakMap<SessionStore, string>();
 
   beforeAll(async () => {
     cluster = await startRedisCluster(3);
@@ -37,15 +36,11 @@ describe.skipIf(missing !== null)("redis store (Cluster, 3 masters)", () => {
     await cluster?.stop();
   });
 
-  runStoreConformance("redis-cluster", {
-    makeStore: async () => {
-      const prefix = uniqueName("skc");
-      const store = redisStore({ client, prefix });
-      prefixes.set(store, prefix);
-      return store;
-    },
-    dropStore: async (store) => dropRedisKeys(client, prefixes.get(store) as string),
-    heavyTimeout: 180_000,
+  runRedisConformance("redis-cluster", { client: () => client, prefix: "skc", heavyTimeout: 180_000 });
+  runRedisExtras({
+    client: () => client,
+    newClient: () => new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } }),
+    prefix: "skc",
   });
 
   it("spreads sessions over the masters, each key in its own slot", async () => {
@@ -116,60 +111,6 @@ describe.skipIf(missing !== null)("redis store (Cluster, 3 masters)", () => {
       expect((await store.listByUser("toucher", 5_000)).map((s) => s.id)).toEqual([r.id]);
     } finally {
       await dropRedisKeys(client, prefix);
-    }
-  });
-
-  it("user ids with hash tag braces, spaces and non-ASCII index and revoke correctly", async () => {
-    const prefix = uniqueName("skc");
-    const store = redisStore({ client, prefix });
-    try {
-      const users = ["a}b{c", "{x}", "用户 ü", "*?[glob]"];
-      const rows = users.map((userId) => record({ userId }));
-      for (const r of rows) expect(await store.create(r)).toBe(true);
-      for (const [i, userId] of users.entries()) {
-        expect((await store.listByUser(userId, 0)).map((s) => s.id)).toEqual([rows[i]?.id]);
-      }
-      const first = rows[0] as (typeof rows)[number];
-      await store.update({ ...first, userId: "{x}", version: 2 }, 1);
-      expect(await store.listByUser("a}b{c", 0)).toEqual([]);
-      expect((await store.listByUser("{x}", 0)).length).toBe(2);
-      expect((await store.deleteByUser("{x}")).length).toBe(2);
-      expect((await store.stats(0, 5)).topUsers.map((u) => u.userId).sort()).toEqual(["*?[glob]", "用户 ü"]);
-    } finally {
-      await dropRedisKeys(client, prefix);
-    }
-  });
-
-  it("two app servers (own connections) share sessions: cross-read, merged writes, revoke seen by both", async () => {
-    const prefix = uniqueName("skc");
-    const [clientA, clientB] = [
-      new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } }),
-      new Cluster(cluster.nodes, { redisOptions: { maxRetriesPerRequest: 1 } }),
-    ];
-    const secrets = ["two-apps-secret-0123456789abcdef0123456789"];
-    const appA = createSessions<Record<string, number>>({ store: redisStore({ client: clientA, prefix }), secrets });
-    const appB = createSessions<Record<string, number>>({ store: redisStore({ client: clientB, prefix }), secrets });
-    try {
-      const s = await appA.load(new Request("http://localhost/"));
-      await s.login("shared-user");
-      s.set("a", 1);
-      const cookie = ((await appA.commit(s)).get("set-cookie") ?? "").split(";")[0] as string;
-      const request = () => new Request("http://localhost/", { headers: { cookie } });
-      const [onA, onB] = [await appA.load(request()), await appB.load(request())];
-      expect(onB.get("a")).toBe(1);
-      onA.set("fromA", 1);
-      onB.set("fromB", 2);
-      await Promise.all([appA.commit(onA), appB.commit(onB)]);
-      const merged = await appB.load(request());
-      expect([merged.get("a"), merged.get("fromA"), merged.get("fromB")]).toEqual([1, 1, 2]);
-      expect((await appB.list("shared-user")).map((x) => x.id)).toEqual([s.id]);
-      await appB.revokeUser("shared-user");
-      expect((await appA.load(request())).isNew).toBe(true);
-    } finally {
-      await appA.close();
-      await appB.close();
-      await dropRedisKeys(client, prefix);
-      await Promise.all([clientA.quit(), clientB.quit()]);
     }
   });
 
