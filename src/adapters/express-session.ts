@@ -3,7 +3,9 @@ import { createRequire } from "node:module";
 import { type Duration, parseDuration } from "../core/duration.js";
 import { SessionConfigError, SessionConflictError, SessionError, SessionStoreError } from "../core/errors.js";
 import type { SessionStore, StoredSession } from "../core/store.js";
-import { hashToken } from "../crypto/token.js";
+import { open, seal } from "../crypto/cipher.js";
+import { createKeyring, type Secret } from "../crypto/keyring.js";
+import { defaultRandom, hashToken } from "../crypto/token.js";
 
 /**
  * A session as express-session hands it to a store: JSON-able data plus `cookie`. (No index
@@ -53,6 +55,13 @@ export interface ExpressSessionStoreOptions {
   expressSession?: { Store: new () => EventEmitter };
   /** Current time in ms; inject one in tests. @default Date.now */
   clock?: () => number;
+  /**
+   * Encrypt sessions at rest (AES-256-GCM under a key derived from the first secret, bound to
+   * the row id), as `createSessions` does; the other secrets still decrypt (rotation). Without
+   * it the bridge stores express-session's JSON as is. Secrets need 32+ bytes.
+   * @default none (not encrypted)
+   */
+  secrets?: readonly Secret[];
 }
 
 const MAX_ATTEMPTS = 5;
@@ -106,11 +115,24 @@ export function expressSessionStore(store: SessionStore, options: ExpressSession
   const clock = options.clock ?? Date.now;
   const Store = loadStoreClass(options);
 
+  const keyring = options.secrets === undefined ? null : createKeyring(options.secrets);
+
   const idOf = (sid: string) => hashToken(String(sid));
-  const encode = (session: ExpressSessionRecord) => new TextEncoder().encode(JSON.stringify(session));
-  const decode = (data: Uint8Array): ExpressSessionRecord | null => {
+  const encode = (id: string, session: ExpressSessionRecord) => {
+    const json = new TextEncoder().encode(JSON.stringify(session));
+    return keyring ? seal(keyring.current.data, keyring.current.id, json, id, defaultRandom) : json;
+  };
+  const decode = (id: string, data: Uint8Array): ExpressSessionRecord | null => {
     try {
-      const value = JSON.parse(new TextDecoder().decode(data)) as unknown;
+      const plain = keyring
+        ? open(
+            data,
+            keyring.all.map((k) => k.data),
+            id,
+          )
+        : data;
+      if (!plain) return null; // not ours, tampered, or written under a retired secret
+      const value = JSON.parse(new TextDecoder().decode(plain)) as unknown;
       return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as ExpressSessionRecord) : null;
     } catch {
       return null; // unreadable rows read as missing: express-session starts a new session
@@ -149,7 +171,7 @@ export function expressSessionStore(store: SessionStore, options: ExpressSession
 
   async function write(sid: string, session: ExpressSessionRecord) {
     const id = idOf(sid);
-    const data = encode(session);
+    const data = encode(id, session);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const now = clock();
       const expiresAt = expiryOf(session, now);
@@ -186,7 +208,7 @@ export function expressSessionStore(store: SessionStore, options: ExpressSession
         "get",
         async () => {
           const row = await store.get(idOf(sid), clock());
-          return (row ? decode(row.data) : null) as S | null;
+          return (row ? decode(row.id, row.data) : null) as S | null;
         },
         callback,
       );
@@ -222,7 +244,7 @@ export function expressSessionStore(store: SessionStore, options: ExpressSession
           const infos = await store.listByUser(namespace, now);
           const rows = await Promise.all(infos.map((info) => store.get(info.id, now)));
           return rows.flatMap((row) => {
-            const session = row ? decode(row.data) : null;
+            const session = row ? decode(row.id, row.data) : null;
             return session ? [session as S] : [];
           });
         },
