@@ -3,6 +3,7 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import request from "supertest";
 import { createDemoApp, type DemoApp } from "../../demo/app.js";
 import type { SessionStore } from "../../src/core/store.js";
 import { sqliteStore } from "../../src/stores/sqlite.js";
@@ -37,4 +38,24 @@ export async function startDemo(store?: SessionStore): Promise<RunningDemo> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The CSRF token of the first form in a page. */
+export const csrfOf = (html: string): string => {
+  const token = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
+  if (!token) throw new Error("no CSRF token in the page");
+  return token;
+};
+
+/** Signs `user` in from a new client (its own cookie jar) and returns that client. */
+export async function signInAgent(url: string, user: string, userAgent: string) {
+  const agent = request.agent(url);
+  const form = await agent.get("/signin").set("user-agent", userAgent).expect(200);
+  await agent
+    .post("/signin")
+    .set("user-agent", userAgent)
+    .type("form")
+    .send({ user, _csrf: csrfOf(form.text) })
+    .expect(303);
+  return agent;
 }

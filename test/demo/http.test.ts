@@ -1,7 +1,7 @@
 /** The demo at the HTTP level (no browser): CSRF refusals, sign-in rotation, sign-out, revoke rules, escaping. */
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningDemo, startDemo } from "./harness.js";
+import { csrfOf, type RunningDemo, signInAgent, startDemo } from "./harness.js";
 
 let running: RunningDemo;
 beforeAll(async () => {
@@ -11,11 +11,6 @@ afterAll(async () => {
   await running?.close();
 });
 
-const csrfOf = (html: string): string => {
-  const token = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
-  if (!token) throw new Error("no CSRF token in the page");
-  return token;
-};
 const sidOf = (setCookie: string[] | string | undefined): string | undefined => {
   const lines = Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : [];
   return lines.find((line) => line.startsWith("sid="));
@@ -23,14 +18,7 @@ const sidOf = (setCookie: string[] | string | undefined): string | undefined => 
 
 /** A client with its own cookie jar, signed in as `user`; returns the agent and a fresh CSRF token. */
 async function signedIn(user: string, userAgent = "demo-http-test") {
-  const agent = request.agent(running.url);
-  const form = await agent.get("/signin").set("user-agent", userAgent).expect(200);
-  await agent
-    .post("/signin")
-    .set("user-agent", userAgent)
-    .type("form")
-    .send({ user, _csrf: csrfOf(form.text) })
-    .expect(303);
+  const agent = await signInAgent(running.url, user, userAgent);
   const home = await agent.get("/").set("user-agent", userAgent).expect(200);
   expect(home.text).toContain("Signed in as");
   return { agent, csrf: csrfOf(home.text) };

@@ -3,38 +3,18 @@
  * map (`openDemoStore`), as `npm start` does: two devices sign in, one signs the other out.
  */
 import { Redis } from "ioredis";
-import request from "supertest";
 import { afterAll, expect, it } from "vitest";
 import { openDemoStore } from "../../demo/open-demo-store.js";
 import { dropRedisKeys } from "../helpers/redis-server.js";
 import { describeWithService, uniqueName } from "../helpers/services.js";
 import { sqlBackends } from "../multi-server/sql-stores.js";
-import { type RunningDemo, startDemo } from "./harness.js";
-
-const csrfOf = (html: string): string => {
-  const token = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
-  if (!token) throw new Error("no CSRF token in the page");
-  return token;
-};
+import { csrfOf, type RunningDemo, signInAgent, startDemo } from "./harness.js";
 
 const withParam = (url: string, name: string, value: string) => {
   const u = new URL(url);
   u.searchParams.set(name, value);
   return u.toString();
 };
-
-/** Signs in `user` from a new client (its own cookie jar). */
-async function device(url: string, user: string, userAgent: string) {
-  const agent = request.agent(url);
-  const form = await agent.get("/signin").set("user-agent", userAgent).expect(200);
-  await agent
-    .post("/signin")
-    .set("user-agent", userAgent)
-    .type("form")
-    .send({ user, _csrf: csrfOf(form.text) })
-    .expect(303);
-  return agent;
-}
 
 interface Backend {
   name: "postgres" | "mysql" | "redis";
@@ -91,8 +71,8 @@ for (const backend of backends) {
       const { store } = await openDemoStore(prepared.storeUrl);
       running = await startDemo(store);
 
-      const laptop = await device(running.url, "ada", "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0");
-      const phone = await device(running.url, "ada", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile Safari");
+      const laptop = await signInAgent(running.url, "ada", "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0");
+      const phone = await signInAgent(running.url, "ada", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile Safari");
       const devices = await laptop.get("/devices").expect(200);
       expect(devices.text.match(/data-testid="device"/g)).toHaveLength(2);
       expect(devices.text).toContain("this device");

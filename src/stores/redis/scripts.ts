@@ -20,6 +20,12 @@ export interface RedisScript {
 
 const PRELUDE = `
 local function ukey(u) return ARGV[2] .. ':u:{' .. u .. '}' end
+-- Standalone only: (re)score the session in its user's index ([5] is the score).
+local function index(k)
+  if ARGV[1] ~= '1' then return end
+  local u = redis.call('HGET', k, 'u')
+  if u then redis.call('ZADD', ukey(u), ARGV[5], ARGV[3]) end
+end
 local function expire(k, ttl)
   if ttl == '' then redis.call('PERSIST', k) else redis.call('PEXPIRE', k, ttl) end
 end
@@ -37,10 +43,7 @@ export const CREATE = script(
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 expire(KEYS[1], ARGV[4])
-if ARGV[1] == '1' then
-  local u = redis.call('HGET', KEYS[1], 'u')
-  if u then redis.call('ZADD', ukey(u), ARGV[5], ARGV[3]) end
-end
+index(KEYS[1])
 return 1
 `,
 );
@@ -109,10 +112,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'a', ARGV[6])
 if ARGV[7] == '' then redis.call('HDEL', KEYS[1], 'e') else redis.call('HSET', KEYS[1], 'e', ARGV[7]) end
 expire(KEYS[1], ARGV[4])
-if ARGV[1] == '1' then
-  local u = redis.call('HGET', KEYS[1], 'u')
-  if u then redis.call('ZADD', ukey(u), ARGV[5], ARGV[3]) end
-end
+index(KEYS[1])
 return 1
 `,
 );
