@@ -4,8 +4,8 @@
  */
 
 export type { ResolvedConfig, SessionsOptions } from "./core/config.js";
-export type { Duration } from "./core/duration.js";
-export { parseDuration } from "./core/duration.js";
+export type { Duration } from "./contract/duration.js";
+export { parseDuration } from "./contract/duration.js";
 export {
   SessionConfigError,
   SessionConflictError,
@@ -14,13 +14,13 @@ export {
   SessionError,
   SessionStateError,
   SessionStoreError,
-} from "./core/errors.js";
+} from "./contract/errors.js";
 export type { SessionEventName, SessionEvents, SessionListener } from "./core/events.js";
 export type { DataKey, SessionData } from "./core/session.js";
 export { Session } from "./core/session.js";
 export type { LoadOptions, SessionInfo, Sessions } from "./core/sessions.js";
 export { createSessions } from "./core/sessions.js";
-export type { SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "./core/store.js";
+export type { SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "./contract/store.js";
 export type { Secret } from "./crypto/keyring.js";
 export type { RandomSource } from "./crypto/token.js";
 export { applySessionHeaders } from "./http/apply-headers.js";

@@ -1,8 +1,8 @@
 import type { EventEmitter } from "node:events";
 import { createRequire } from "node:module";
-import { type Duration, parseDuration } from "../core/duration.js";
-import { SessionConfigError, SessionConflictError, SessionError, SessionStoreError } from "../core/errors.js";
-import type { SessionStore, StoredSession } from "../core/store.js";
+import { type Duration, parseDuration } from "../contract/duration.js";
+import { SessionConfigError, SessionConflictError, SessionError, SessionStoreError } from "../contract/errors.js";
+import type { SessionStore, StoredSession } from "../contract/store.js";
 import { open, seal } from "../crypto/cipher.js";
 import { createKeyring, type Secret } from "../crypto/keyring.js";
 import { defaultRandom, hashToken } from "../crypto/token.js";

@@ -1,4 +1,4 @@
-import { SessionStateError } from "../core/errors.js";
+import { SessionStateError } from "../contract/errors.js";
 import type { Session } from "../core/session.js";
 import type { Sessions } from "../core/sessions.js";
 

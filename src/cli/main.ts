@@ -8,7 +8,7 @@
 import { createRequire } from "node:module";
 import cliProgress from "cli-progress";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import type { SessionStore } from "../core/store.js";
+import type { SessionStore } from "../contract/store.js";
 import { iso, table } from "./format.js";
 import { driverFor, type OpenedStore, openStore, STORE_DRIVERS, UsageError } from "./open-store.js";
 

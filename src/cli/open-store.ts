@@ -24,7 +24,7 @@
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import type { SessionStore } from "../core/store.js";
+import type { SessionStore } from "../contract/store.js";
 import { sqlServerDriver } from "../stores/sql/cli-driver.js";
 
 /** A mistake in how the command was called: printed with a hint, exit code 2. */

@@ -1,5 +1,5 @@
 import type { Transport } from "../http/transport.js";
-import { SessionStateError } from "./errors.js";
+import { SessionStateError } from "../contract/errors.js";
 
 /** Session data: any object type; `Record<string, unknown>` when not given. */
 export type SessionData = object;

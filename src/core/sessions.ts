@@ -9,12 +9,12 @@ import {
   SessionError,
   SessionStateError,
   SessionStoreError,
-} from "./errors.js";
+} from "../contract/errors.js";
 import { createEmitter, type SessionEventName, type SessionListener } from "./events.js";
 import { expiresAt, isExpired, touchDue } from "./expiry.js";
 import { startPruneScheduler } from "./prune-scheduler.js";
 import { Session, type SessionContext, type SessionData, type SessionState, STATE } from "./session.js";
-import type { StoredSession, StoredSessionInfo, StoreStats } from "./store.js";
+import type { StoredSession, StoredSessionInfo, StoreStats } from "../contract/store.js";
 
 /** What the state remembers of a stored row: the compare-and-set and "what changed?" reference. */
 function baseOf(row: StoredSession, dataBytes: Uint8Array, authenticatedAt: number | null): NonNullable<SessionState["base"]> {

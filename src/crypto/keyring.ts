@@ -1,5 +1,5 @@
 import { createHash, hkdfSync } from "node:crypto";
-import { SessionConfigError } from "../core/errors.js";
+import { SessionConfigError } from "../contract/errors.js";
 
 /** A secret as given in `secrets`: a string (UTF-8) or raw bytes. At least 32 bytes. */
 export type Secret = string | Uint8Array;

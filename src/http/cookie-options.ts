@@ -1,4 +1,4 @@
-import { SessionConfigError } from "../core/errors.js";
+import { SessionConfigError } from "../contract/errors.js";
 
 /** How the session cookie is set. Every field has a safe default. */
 export interface CookieOptions {

@@ -1,4 +1,4 @@
-import { SessionError } from "../core/errors.js";
+import { SessionError } from "../contract/errors.js";
 
 /** Methods that must not change state, so they need no CSRF token (RFC 9110 §9.2.1). */
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);

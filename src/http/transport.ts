@@ -1,5 +1,5 @@
 import { parse as parseCookie, serialize as serializeCookie } from "cookie";
-import { SessionConfigError } from "../core/errors.js";
+import { SessionConfigError } from "../contract/errors.js";
 import { type CookieOptions, type ResolvedCookieOptions, resolveCookieOptions } from "./cookie-options.js";
 
 /** How the token travels: a cookie (browsers) or a request header (API clients). */

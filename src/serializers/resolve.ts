@@ -1,4 +1,4 @@
-import { SessionConfigError } from "../core/errors.js";
+import { SessionConfigError } from "../contract/errors.js";
 import { jsonSerializer } from "./json.js";
 import type { Serializer, SerializerOption } from "./serializer.js";
 import { structuredSerializer } from "./structured.js";

@@ -1,4 +1,4 @@
-import type { SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "../core/store.js";
+import type { SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "../contract/store.js";
 
 /** Options for {@link memoryStore}. */
 export interface MemoryStoreOptions {

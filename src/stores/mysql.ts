@@ -1,4 +1,4 @@
-import type { SessionStore, StoredSession } from "../core/store.js";
+import type { SessionStore, StoredSession } from "../contract/store.js";
 import { datetime, mysqlSql } from "./mysql/sql.js";
 import {
   bufferOf,

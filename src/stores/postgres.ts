@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { SessionStore, StoredSession } from "../core/store.js";
+import type { SessionStore, StoredSession } from "../contract/store.js";
 import { postgresSql } from "./postgres/sql.js";
 import {
   bufferOf,

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from "ioredis";
-import { type Duration, parseDuration } from "../core/duration.js";
-import { SessionConfigError } from "../core/errors.js";
-import type { SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "../core/store.js";
+import { type Duration, parseDuration } from "../contract/duration.js";
+import { SessionConfigError } from "../contract/errors.js";
+import type { SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "../contract/store.js";
 import { clientKeyPrefix, globEscape, isCluster, type RedisClient, runScript, scanKeys } from "./redis/client.js";
 import { hashFields, isLive, parseHash, parseInfo, scoreArg, ttlArg } from "./redis/record.js";
 import { CAS_DELETE, CREATE, DELETE, DELETE_USER, INFO_FIELDS, LIST, PRUNE_ONE, ROTATE, TOUCH, UPDATE } from "./redis/scripts.js";

@@ -1,4 +1,4 @@
-import type { SessionStore } from "../core/store.js";
+import type { SessionStore } from "../contract/store.js";
 import { createSqliteStore, type SqliteStoreOptions } from "./sqlite/store.js";
 
 export type { SqliteDatabase, SqliteStatement, SqliteStoreOptions, SqliteTransaction } from "./sqlite/store.js";

@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import express, { type ErrorRequestHandler } from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ExpressSessionRecord, expressSessionStore } from "../../src/adapters/express-session.js";
-import type { SessionStore } from "../../src/core/store.js";
+import type { SessionStore } from "../../src/contract/store.js";
 import { hashToken } from "../../src/crypto/token.js";
 import { memoryStore } from "../../src/stores/memory.js";
 import { Browser, failingStore, listen, parseSetCookie } from "./harness.js";

@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { SessionStore } from "../../src/core/store.js";
+import type { SessionStore } from "../../src/contract/store.js";
 import { createSessions, type Sessions, type SessionsOptions } from "../../src/index.js";
 import { memoryStore } from "../../src/stores/memory.js";
 

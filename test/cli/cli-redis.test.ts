@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it, describe as plainDescribe } from "vitest";
-import type { StoredSession } from "../../src/core/store.js";
+import type { StoredSession } from "../../src/contract/store.js";
 import { redisStore } from "../../src/stores/redis.js";
 import { record } from "../conformance/store.case.js";
 import { type RedisCluster, startRedisCluster } from "../helpers/redis-cluster.js";

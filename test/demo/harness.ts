@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import request from "supertest";
 import { createDemoApp, type DemoApp } from "../../demo/app.js";
-import type { SessionStore } from "../../src/core/store.js";
+import type { SessionStore } from "../../src/contract/store.js";
 import { sqliteStore } from "../../src/stores/sqlite.js";
 
 export interface RunningDemo {

@@ -5,7 +5,7 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SessionStoreError } from "../../src/core/errors.js";
+import { SessionStoreError } from "../../src/contract/errors.js";
 import { createSessions } from "../../src/index.js";
 import { redisStore } from "../../src/stores/redis.js";
 import { freePorts, type RedisServer, redisBinariesMissing, redisServer } from "../helpers/redis-server.js";

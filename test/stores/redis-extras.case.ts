@@ -6,7 +6,7 @@
  */
 import type { Cluster, Redis } from "ioredis";
 import { expect, it } from "vitest";
-import type { SessionStore } from "../../src/core/store.js";
+import type { SessionStore } from "../../src/contract/store.js";
 import { createSessions } from "../../src/index.js";
 import { redisStore } from "../../src/stores/redis.js";
 import { record, runStoreConformance } from "../conformance/store.case.js";

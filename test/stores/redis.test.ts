@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { SessionConfigError } from "../../src/core/errors.js";
+import { SessionConfigError } from "../../src/contract/errors.js";
 import { redisStore } from "../../src/stores/redis.js";
 import { record } from "../conformance/store.case.js";
 import { dropRedisKeys } from "../helpers/redis-server.js";

@@ -1,4 +1,4 @@
-import type { StoredSession, StoredSessionInfo } from "../../core/store.js";
+import type { StoredSession, StoredSessionInfo } from "../../contract/store.js";
 
 /** Hash fields a session is written with (absent = null); see scripts.ts for the names. */
 export function hashFields(s: StoredSession): Array<string | Buffer> {

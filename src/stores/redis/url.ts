@@ -5,7 +5,7 @@
  * - `redis://[user:password@]host:port[/db][?prefix=P]`
  * - `redis-cluster://[user:password@]host:port,host:port,...[?prefix=P]`
  */
-import type { SessionStore } from "../../core/store.js";
+import type { SessionStore } from "../../contract/store.js";
 import { redisStore } from "../redis.js";
 
 export interface ParsedRedisUrl {

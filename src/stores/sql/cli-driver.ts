@@ -6,7 +6,7 @@
  * The store modules (and so the drivers) are imported only when a command uses them.
  */
 import type { StoreDriver } from "../../cli/open-store.js";
-import { SessionConfigError } from "../../core/errors.js";
+import { SessionConfigError } from "../../contract/errors.js";
 
 type Kind = "postgres" | "mysql";
 /** The CLI's UsageError, passed in so this module does not import the CLI (no import cycle). */

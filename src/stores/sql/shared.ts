@@ -2,8 +2,8 @@
  * What the PostgreSQL and MySQL stores share: identifier checks, the schema version, error
  * shaping and row mapping. Each dialect keeps its SQL in its own `sql.ts`.
  */
-import { SessionConfigError, SessionError, SessionStoreError } from "../../core/errors.js";
-import type { StoredSession, StoredSessionInfo, StoreStats } from "../../core/store.js";
+import { SessionConfigError, SessionError, SessionStoreError } from "../../contract/errors.js";
+import type { StoredSession, StoredSessionInfo, StoreStats } from "../../contract/store.js";
 
 /** The schema version `migrate()` writes; bump it with every change to the DDL. */
 export const SCHEMA_VERSION = 1;

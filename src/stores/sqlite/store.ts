@@ -1,8 +1,8 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
-import { SessionConfigError } from "../../core/errors.js";
-import type { SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "../../core/store.js";
+import { SessionConfigError } from "../../contract/errors.js";
+import type { SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "../../contract/store.js";
 import {
   COLUMNS,
   isValidTableName,

@@ -1,8 +1,8 @@
 /**
  * The contract every backend implements. Stores move opaque bytes plus a few indexed
  * fields; they know nothing of HTTP, crypto, serializers or timeout policy. The engine
- * (`createSessions`) owns all policy: it computes `expiresAt`, encrypts `data`, and decides
- * when to write.
+ * (`createSessions`) owns all policy: it computes `expiresAt`, encrypts `data`, hashes the
+ * secret, and decides when to write.
  *
  * Times are integer milliseconds since the epoch. Every store must round-trip them exactly
  * (millisecond precision is the contract).
@@ -10,13 +10,19 @@
 
 /** One stored session, as the store sees it. */
 export interface StoredSession {
-  /** SHA-256 of the token, lowercase hex (64 chars). Primary key. */
+  /**
+   * The row id: 16 random bytes as 32 lowercase hex characters, the first part of the token.
+   * Primary key; it never changes for the life of the session (login and rotation replace
+   * `secretHash` on the same row).
+   */
   id: string;
+  /** SHA-256 of the token's current secret, 64 lowercase hex characters. */
+  secretHash: string;
   /** Owner of the session, indexed for listing and revoking. */
   userId: string | null;
   /** Encrypted, serialized session data. Opaque to the store. */
   data: Uint8Array;
-  /** Bumped by the engine on every data write; the compare-and-set key. */
+  /** Bumped by the engine on every write of data, secret or user; the compare-and-set key. */
   version: number;
   createdAt: number;
   lastActiveAt: number;
@@ -28,8 +34,8 @@ export interface StoredSession {
   meta: string | null;
 }
 
-/** A session as listed: everything but the data. */
-export type StoredSessionInfo = Omit<StoredSession, "data">;
+/** A session as listed: everything but the data and the secret hash. */
+export type StoredSessionInfo = Omit<StoredSession, "data" | "secretHash">;
 
 /** What `stats()` reports (the CLI's `stats` command). */
 export interface StoreStats {
@@ -49,7 +55,9 @@ export interface StoreStats {
  * Rules every implementation follows (the conformance suite in `test/conformance/` checks
  * each one):
  * - A row whose `expiresAt` is at or before `now` is never returned by `get` or `listByUser`.
- * - `update`, `rotate` and `touch` never bring back a row that is gone: they report `false`.
+ * - `update` and `touch` never bring back a row that is gone: they report `false`.
+ * - `delete` and `deleteByUser` win over any update in flight: once they return, no later
+ *   `update` or `touch` of those ids succeeds.
  * - Failures throw (the engine wraps them in `SessionStoreError`); "not found" is not a failure.
  */
 export interface SessionStore {
@@ -63,21 +71,18 @@ export interface SessionStore {
   create(session: StoredSession): Promise<boolean>;
 
   /**
-   * Compare-and-set: replaces every field of the row `session.id` if its stored version is
-   * `expectedVersion`. Returns false if the row is gone or its version differs.
+   * Compare-and-set: replaces every field of the row `session.id` (data, secret hash, user,
+   * times, device fields) if its stored version is `expectedVersion`. Returns false if the
+   * row is gone or its version differs. Login and rotation are such an update.
    */
   update(session: StoredSession, expectedVersion: number): Promise<boolean>;
 
   /**
-   * Compare-and-set rename: deletes `oldId` if its version is `expectedVersion`, and inserts
-   * `session` (with its new id). Returns false, and changes nothing, if `oldId` is gone or its
-   * version differs. Where the two ids cannot be changed atomically (Redis Cluster), the old
-   * row is deleted first: a crash in between signs the user out, it never leaves both alive.
+   * Writes the timestamps only (never data, version or anything else), if the row exists and
+   * its secret hash is still `secretHash`. Returns false otherwise: the row is gone, or it was
+   * rotated meanwhile (then the engine must not refresh the old token's cookie).
    */
-  rotate(oldId: string, expectedVersion: number, session: StoredSession): Promise<boolean>;
-
-  /** Writes timestamps only (never data or version). Returns false if the row is gone. */
-  touch(id: string, lastActiveAt: number, expiresAt: number | null): Promise<boolean>;
+  touch(id: string, secretHash: string, lastActiveAt: number, expiresAt: number | null): Promise<boolean>;
 
   /** Deletes one session. Returns whether a row was deleted. */
   delete(id: string): Promise<boolean>;
@@ -89,8 +94,9 @@ export interface SessionStore {
   deleteByUser(userId: string, except?: readonly string[]): Promise<string[]>;
 
   /**
-   * Deletes at most `limit` sessions expired at `now`; returns how many it deleted. The
-   * engine calls it repeatedly until it returns less than `limit`, so no call holds a long lock.
+   * Deletes some sessions expired at `now`, at most `limit`, and returns how many. The engine
+   * calls it again (yielding to the event loop in between) until it returns 0, so a store may
+   * return fewer than `limit` to keep each call short (SQLite stops a batch after a few ms).
    */
   pruneExpired(now: number, limit: number): Promise<number>;
 
@@ -101,8 +107,16 @@ export interface SessionStore {
   close(): Promise<void>;
 
   /** Creates or upgrades the schema; idempotent. SQL stores only. */
-  migrate?(): Promise<void>;
+  migrate?(): Promise<MigrateResult | undefined>;
 
   /** The DDL `migrate()` runs, for users who run their own migration tool. SQL stores only. */
   schemaSql?(): string;
+}
+
+/** What `migrate()` did, for the CLI to report. */
+export interface MigrateResult {
+  /** "created" (no table before), "upgraded" (from `from` to `to`), or "current" (nothing to do). */
+  action: "created" | "upgraded" | "current";
+  from: number;
+  to: number;
 }
