@@ -16,11 +16,11 @@ export {
   SessionStoreError,
 } from "./contract/errors.js";
 export type { SessionEventName, SessionEvents, SessionListener } from "./core/events.js";
-export type { DataKey, SessionData } from "./core/session.js";
+export type { DataKey, LifetimeOptions, SessionData } from "./core/session.js";
 export { Session } from "./core/session.js";
 export type { LoadOptions, SessionInfo, Sessions } from "./core/sessions.js";
 export { createSessions } from "./core/sessions.js";
-export type { SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "./contract/store.js";
+export type { MigrateResult, SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "./contract/store.js";
 export type { Secret } from "./crypto/keyring.js";
 export type { RandomSource } from "./crypto/token.js";
 export { applySessionHeaders } from "./http/apply-headers.js";

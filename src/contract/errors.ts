@@ -71,13 +71,19 @@ export class SessionCookieTooLargeError extends SessionError {
   }
 }
 
-/** Concurrent writers kept changing the session; the bounded retries ran out. */
+/**
+ * Requests in other processes kept changing the session for longer than `retryBudget`.
+ * Requests of one process never get it (their commits are queued).
+ */
 export class SessionConflictError extends SessionError {
-  constructor(attempts: number) {
+  readonly attempts: number;
+
+  constructor(attempts: number, budgetMs?: number) {
     super(
       "SESSION_CONFLICT",
-      `the session kept changing under concurrent requests; gave up after ${attempts} attempts. Retry the request.`,
+      `the session kept changing under concurrent requests in other processes; gave up after ${attempts} attempts${budgetMs === undefined ? "" : ` in ${budgetMs} ms`}. Retry the request, or raise retryBudget.`,
     );
+    this.attempts = attempts;
   }
 }
 

@@ -1,9 +1,36 @@
 import { open, seal, sealedKeyId } from "../crypto/cipher.js";
 import type { DerivedKeys, Keyring } from "../crypto/keyring.js";
-import { hashToken, hmacSha256, type RandomSource, signToken, verifySignedToken } from "../crypto/token.js";
+import { hmacSha256, type RandomSource, signToken, type TokenParts, verifySignedToken } from "../crypto/token.js";
 import { encodeToBytes } from "../serializers/resolve.js";
 import type { Serializer } from "../serializers/serializer.js";
-import { unwrapPlaintext, wrapPlaintext } from "./envelope.js";
+import { type EnvelopeFields, unwrapPlaintext, wrapPlaintext } from "./envelope.js";
+
+/**
+ * The row fields the ciphertext is bound to (its AEAD associated data). A blob moved to
+ * another row, a user id changed in the table, a secret hash replaced by someone who wants a
+ * token of their own for the row, or a creation time pushed forward to dodge the absolute
+ * timeout: each fails authentication and the row is refused as undecodable.
+ * (last_active_at and expires_at are not bound: a touch writes them without the data.)
+ */
+export interface RowBinding {
+  id: string;
+  secretHash: string;
+  userId: string | null;
+  createdAt: number;
+}
+
+const bindingOf = (row: RowBinding) => JSON.stringify(["sessionkit/v2", row.id, row.secretHash, row.userId, row.createdAt]);
+
+/** What the cookie payload (cookieKeys) is bound to: this token, id and secret. */
+const payloadBinding = (id: string, secretHash: string) => `sessionkit/v2/payload:${id}:${secretHash}`;
+
+/** Parsed transported value. */
+export type ParsedValue =
+  | { ok: true; token: TokenParts; sealedPayload: string | null }
+  | { ok: false; reason: "malformed" | "bad-signature" };
+
+const TOKEN_SHAPE = /^[0-9a-f]{32}\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/;
+const PAYLOAD_SHAPE = /^[A-Za-z0-9_-]+$/;
 
 /** Everything between session state and stored or transported bytes. */
 export function createCodec(keyring: Keyring, serializer: Serializer, random: RandomSource) {
@@ -11,18 +38,19 @@ export function createCodec(keyring: Keyring, serializer: Serializer, random: Ra
     encodeData: (data: Record<string, unknown>) => encodeToBytes(serializer, data),
     decodeData: (bytes: Uint8Array) => serializer.decode(bytes),
 
-    /** Encrypts data at rest under the current key, bound to the row id. */
-    sealData(id: string, authenticatedAt: number | null, dataBytes: Uint8Array): Uint8Array {
-      return seal(keyring.current.data, keyring.current.id, wrapPlaintext(authenticatedAt, dataBytes), id, random);
+    /** Encrypts data at rest under the current key, bound to the row (see RowBinding). */
+    sealData(row: RowBinding, fields: EnvelopeFields, dataBytes: Uint8Array): Uint8Array {
+      return seal(keyring.current.data, keyring.current.id, wrapPlaintext(fields, dataBytes), bindingOf(row), random);
     },
 
-    /** Decrypts a stored blob; null when no key in the ring opens it. */
-    openData(id: string, blob: Uint8Array) {
+    /** Decrypts a stored blob; null when no key in the ring opens it for this row. */
+    openData(row: RowBinding, blob: Uint8Array) {
       const keyId = sealedKeyId(blob);
       if (keyId === null) return null;
+      const aad = bindingOf(row);
       const named = keyring.byId(keyId);
       const attempt = (keys: DerivedKeys) => {
-        const plain = open(blob, [keys.data], id);
+        const plain = open(blob, [keys.data], aad);
         if (!plain) return undefined;
         const inner = unwrapPlaintext(plain);
         return inner ? { ...inner, stale: keys !== keyring.current } : null;
@@ -40,39 +68,57 @@ export function createCodec(keyring: Keyring, serializer: Serializer, random: Ra
       return null;
     },
 
-    /** `token.sig` or `token.sig.payload` (payload: encrypted cookieKeys values). */
-    cookieValue(token: string, payload: string | null): string {
+    /** `id.secret.sig` or `id.secret.sig.payload` (payload: encrypted cookieKeys values). */
+    cookieValue(token: TokenParts, secretHash: string, payload: string | null): string {
       const signed = signToken(token, keyring);
       if (payload === null) return signed;
-      const sealed = seal(keyring.current.cookie, keyring.current.id, Buffer.from(payload, "utf8"), hashToken(token), random);
+      const sealed = seal(
+        keyring.current.cookie,
+        keyring.current.id,
+        Buffer.from(payload, "utf8"),
+        payloadBinding(token.id, secretHash),
+        random,
+      );
       return `${signed}.${Buffer.from(sealed).toString("base64url")}`;
     },
 
-    headerValue: (token: string) => signToken(token, keyring),
+    headerValue: (token: TokenParts) => signToken(token, keyring),
 
-    /** Splits and verifies a transported value. Never throws. */
-    parseValue(value: string): { token: string | null; malformed: boolean; sealedPayload: string | null } {
-      if (value.length > 8192) return { token: null, malformed: true, sealedPayload: null };
-      const parts = value.split(".");
-      if (parts.length !== 2 && parts.length !== 3) return { token: null, malformed: true, sealedPayload: null };
-      const token = verifySignedToken(`${parts[0]}.${parts[1]}`, keyring);
-      return { token, malformed: false, sealedPayload: parts[2] ?? null };
+    /**
+     * Splits and verifies a transported value. Never throws. One spelling only: the exact
+     * characters the server issued (no percent-encoding, no extra segments, no whitespace).
+     */
+    parseValue(value: string): ParsedValue {
+      if (value.length > 8192) return { ok: false, reason: "malformed" };
+      const dots = value.split(".");
+      if (dots.length !== 3 && dots.length !== 4) return { ok: false, reason: "malformed" };
+      const head = dots.length === 4 ? value.slice(0, value.lastIndexOf(".")) : value;
+      const sealedPayload = dots.length === 4 ? (dots[3] as string) : null;
+      if (!TOKEN_SHAPE.test(head) || (sealedPayload !== null && !PAYLOAD_SHAPE.test(sealedPayload))) {
+        return { ok: false, reason: "malformed" };
+      }
+      const token = verifySignedToken(head, keyring);
+      return token ? { ok: true, token, sealedPayload } : { ok: false, reason: "bad-signature" };
     },
 
-    /** Decrypts a cookie payload; null when absent or not ours. */
-    openPayload(id: string, sealedPayload: string | null): string | null {
-      if (!sealedPayload || !/^[A-Za-z0-9_-]+$/.test(sealedPayload)) return null;
+    /** Decrypts a cookie payload; null when absent or not made for this token. */
+    openPayload(id: string, secretHash: string, sealedPayload: string | null): string | null {
+      if (!sealedPayload) return null;
       const plain = open(
         new Uint8Array(Buffer.from(sealedPayload, "base64url")),
         keyring.all.map((k) => k.cookie),
-        id,
+        payloadBinding(id, secretHash),
       );
       return plain ? plain.toString("utf8") : null;
     },
 
-    /** Stateless CSRF token: HMAC of the session id under the CSRF key. */
-    csrfFor: (id: string) => hmacSha256(keyring.current.csrf, id).toString("base64url"),
-    csrfCandidates: (id: string) => keyring.all.map((k) => hmacSha256(k.csrf, id).toString("base64url")),
+    /**
+     * Stateless CSRF token: HMAC of the row id and the current secret's hash under the CSRF key.
+     * Bound to the secret, so it changes at login (and rotation) although the id stays.
+     */
+    csrfFor: (id: string, secretHash: string) => hmacSha256(keyring.current.csrf, `${id}.${secretHash}`).toString("base64url"),
+    csrfCandidates: (id: string, secretHash: string) =>
+      keyring.all.map((k) => hmacSha256(k.csrf, `${id}.${secretHash}`).toString("base64url")),
   };
 }
 

@@ -41,8 +41,19 @@ export interface SessionsOptions<Data extends SessionData = Record<string, unkno
   pruneInterval?: Duration | null;
   /** Rows deleted per prune batch. @default 1000 */
   pruneBatchSize?: number;
-  /** Compare-and-set retries when concurrent requests change one session. @default 8 */
-  maxRetries?: number;
+  /**
+   * How long a commit keeps retrying when requests in other processes change the same session
+   * at the same time (compare-and-set with jittered exponential backoff). Requests of one
+   * session inside one process never conflict: their commits are queued. @default "2s"
+   */
+  retryBudget?: Duration;
+  /**
+   * The longest idle timeout `session.setLifetime()` may give a session ("remember me").
+   * `null` = no bound. @default idleTimeout
+   */
+  maxIdleTimeout?: Duration | null;
+  /** The longest absolute timeout `session.setLifetime()` may give a session. `null` = no bound. @default absoluteTimeout */
+  maxAbsoluteTimeout?: Duration | null;
   /** Current time in ms; inject one in tests to move time without sleeping. @default Date.now */
   clock?: () => number;
   /** Random bytes; inject one in tests for deterministic tokens. @default crypto.randomBytes */
@@ -61,7 +72,9 @@ export interface ResolvedConfig {
   readonly maxSessionsPerUser: number | null;
   readonly pruneInterval: number | null;
   readonly pruneBatchSize: number;
-  readonly maxRetries: number;
+  readonly retryBudget: number;
+  /** Bounds of `setLifetime()`, in ms; null = unbounded. */
+  readonly maxLifetime: { readonly idle: number | null; readonly absolute: number | null };
   readonly clock: () => number;
   readonly random: RandomSource;
 }
@@ -93,6 +106,11 @@ export function resolveConfig<Data extends SessionData>(options: SessionsOptions
   for (const key of cookieKeys) {
     if (typeof key !== "string" || key.length === 0) throw new SessionConfigError("cookieKeys must list data keys (strings)");
   }
+  if ((options as { maxRetries?: unknown }).maxRetries !== undefined) {
+    throw new SessionConfigError(
+      'maxRetries was replaced by retryBudget (a time, e.g. retryBudget: "2s"): commits of one session in one process are queued, and across processes they retry within that time',
+    );
+  }
   const maxSessions = options.maxSessionsPerUser ?? null;
   if (maxSessions !== null) positiveInt(maxSessions, "maxSessionsPerUser", 1);
   return Object.freeze({
@@ -106,7 +124,12 @@ export function resolveConfig<Data extends SessionData>(options: SessionsOptions
     maxSessionsPerUser: maxSessions,
     pruneInterval: positiveInterval(parseDuration(options.pruneInterval ?? null, "pruneInterval")),
     pruneBatchSize: positiveInt(options.pruneBatchSize, "pruneBatchSize", 1000),
-    maxRetries: positiveInt(options.maxRetries, "maxRetries", 8),
+    retryBudget: parseDuration(options.retryBudget ?? "2s", "retryBudget") as number,
+    maxLifetime: Object.freeze({
+      idle: options.maxIdleTimeout === undefined ? idle : parseDuration(options.maxIdleTimeout, "maxIdleTimeout"),
+      absolute:
+        options.maxAbsoluteTimeout === undefined ? absolute : parseDuration(options.maxAbsoluteTimeout, "maxAbsoluteTimeout"),
+    }),
     clock: options.clock ?? Date.now,
     random: options.random ?? defaultRandom,
   });

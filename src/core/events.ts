@@ -1,13 +1,19 @@
 /** What each event carries. No event ever carries a token; `id` is the public handle. */
 export interface SessionEvents {
   created: { id: string; userId: string | null };
-  rotated: { id: string; previousId: string; userId: string | null; reason: "login" | "rotate" };
+  /** login() or rotate() gave the session a new secret; its id stays. */
+  rotated: { id: string; userId: string | null; reason: "login" | "rotate" };
   destroyed: { id: string; userId: string | null };
   revoked: { id: string; userId: string | null; reason: "revoke" | "revoke-user" | "limit" };
   /** A session found expired on load (`id`), or a prune that deleted `count` rows. */
   expired: { id?: string; userId?: string | null; count?: number };
-  /** A commit found its session destroyed, revoked or rotated away by another request. */
-  interrupted: { id: string; userId: string | null; reason: "gone" | "undecodable" };
+  /**
+   * A commit dropped its request's changes: the session was destroyed, revoked or expired
+   * meanwhile ("gone", the response clears the cookie), its row no longer decrypts
+   * ("undecodable"), or another request signed in on it first ("superseded", the cookie is
+   * left alone).
+   */
+  interrupted: { id: string; userId: string | null; reason: "gone" | "undecodable" | "superseded" };
   /**
    * A request carried a token that was not accepted. `reason`: "malformed" (not our format),
    * "bad-signature" (forged, or signed by a retired secret), "unknown" (never issued, expired

@@ -1,3 +1,5 @@
+import type { Lifetime } from "./envelope.js";
+
 /** Timeout policy, in milliseconds; null = no such timeout. */
 export interface ExpiryPolicy {
   idle: number | null;
@@ -5,10 +7,20 @@ export interface ExpiryPolicy {
   touchInterval: number;
 }
 
-/** expires_at = min(last active + idle, created + absolute); null when neither applies. */
-export function expiresAt(policy: ExpiryPolicy, createdAt: number, lastActiveAt: number): number | null {
-  const idle = policy.idle === null ? null : lastActiveAt + policy.idle;
-  const absolute = policy.absolute === null ? null : createdAt + policy.absolute;
+/**
+ * expires_at = min(last active + idle, created + absolute); null when neither applies. A
+ * session's own lifetime (setLifetime) replaces the configured timeouts it names.
+ */
+export function expiresAt(
+  policy: ExpiryPolicy,
+  createdAt: number,
+  lastActiveAt: number,
+  lifetime: Lifetime | null = null,
+): number | null {
+  const idleMs = lifetime?.idle === undefined ? policy.idle : lifetime.idle;
+  const absoluteMs = lifetime?.absolute === undefined ? policy.absolute : lifetime.absolute;
+  const idle = idleMs === null ? null : lastActiveAt + idleMs;
+  const absolute = absoluteMs === null ? null : createdAt + absoluteMs;
   if (idle === null) return absolute;
   if (absolute === null) return idle;
   return Math.min(idle, absolute);

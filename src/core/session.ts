@@ -1,5 +1,7 @@
-import type { Transport } from "../http/transport.js";
+import type { Duration } from "../contract/duration.js";
 import { SessionStateError } from "../contract/errors.js";
+import type { Transport } from "../http/transport.js";
+import type { Lifetime } from "./envelope.js";
 
 /** Session data: any object type; `Record<string, unknown>` when not given. */
 export type SessionData = object;
@@ -10,32 +12,48 @@ export type DataKey<Data> = keyof Data & string;
 /** What the engine gives a Session so it can work without knowing the engine. */
 export interface SessionContext {
   now(): number;
-  newToken(): string;
-  hash(token: string): string;
-  csrfFor(id: string): string;
-  checkCsrf(id: string, token: string): boolean;
+  newId(): string;
+  newSecret(): string;
+  hashSecret(secret: string): string;
+  csrfFor(id: string, secretHash: string): string;
+  checkCsrf(id: string, secretHash: string, token: string): boolean;
+  /** Validates and bounds a per-session lifetime by the configured maxima. */
+  resolveLifetime(lifetime: LifetimeOptions): Lifetime;
+}
+
+/** What `session.setLifetime()` takes. */
+export interface LifetimeOptions {
+  /** Sliding inactivity timeout of this session; `null` = none (if the maxima allow it). */
+  idle?: Duration | null;
+  /** Lifetime of this session from its creation; `null` = none (if the maxima allow it). */
+  absolute?: Duration | null;
+}
+
+/** The stored row as loaded: the compare-and-set and "what changed?" reference. */
+export interface LoadedRow {
+  version: number;
+  secretHash: string;
+  createdAt: number;
+  lastActiveAt: number;
+  expiresAt: number | null;
+  ip: string | null;
+  userAgent: string | null;
+  /** Serialized data as loaded (the merge base and the "changed?" reference). */
+  dataBytes: Uint8Array;
+  userId: string | null;
+  authenticatedAt: number | null;
+  lifetime: Lifetime | null;
+  meta: string | null;
 }
 
 /** The state the engine reads and rewrites at commit; not part of the public API. */
 export interface SessionState {
-  /** The token this session answers with; null until needed (bots never cost a token). */
-  token: string | null;
-  /** The stored row this session was loaded from; null for a new session. */
-  originalId: string | null;
-  /** Version, timestamps and device fields of the loaded row. */
-  base: {
-    version: number;
-    createdAt: number;
-    lastActiveAt: number;
-    expiresAt: number | null;
-    ip: string | null;
-    userAgent: string | null;
-    /** Serialized data as loaded (the merge base and the "changed?" reference). */
-    dataBytes: Uint8Array;
-    userId: string | null;
-    authenticatedAt: number | null;
-    meta: string | null;
-  } | null;
+  /** The row id (the public `session.id`); null until needed (bots never cost one). */
+  id: string | null;
+  /** The secret the response answers with: the loaded one, or a new one after rotate()/login(). */
+  secret: string | null;
+  /** The stored row this session was loaded from; null for a session not stored yet. */
+  base: LoadedRow | null;
   data: Record<string, unknown>;
   /**
    * False while the data provably equals what was loaded: nothing was set or deleted and no
@@ -45,6 +63,7 @@ export interface SessionState {
   maybeDirty: boolean;
   userId: string | null;
   authenticatedAt: number | null;
+  lifetime: Lifetime | null;
   meta: string | null;
   ip: string | null;
   userAgent: string | null;
@@ -90,14 +109,12 @@ export class Session<Data extends SessionData = Record<string, unknown>> {
   }
 
   /**
-   * Public handle of the session: the SHA-256 of its token, not the token. Safe to show,
-   * log and pass to `sessions.revoke()`. Changes when the token rotates.
+   * Public handle of the session: its row id, not the token (which also holds a secret).
+   * Safe to show, log and pass to `sessions.revoke()`. Stable for the life of the session:
+   * login and rotation replace the secret, never the id.
    */
   get id(): string {
-    const st = this[STATE];
-    if (st.originalId !== null && st.rotated === null) return st.originalId;
-    st.token ??= this.#ctx.newToken();
-    return this.#ctx.hash(st.token);
+    return idOf(this[STATE], this.#ctx);
   }
 
   /** The signed-in user bound by `login()`, or null. */
@@ -107,7 +124,7 @@ export class Session<Data extends SessionData = Record<string, unknown>> {
 
   /** True until the session has been stored (a first visit, or after an unknown token). */
   get isNew(): boolean {
-    return this[STATE].originalId === null;
+    return this[STATE].base === null;
   }
 
   /** When `login()` last ran: ask for a fresh sign-in before sensitive actions if it is old. */
@@ -116,7 +133,10 @@ export class Session<Data extends SessionData = Record<string, unknown>> {
     return at === null ? null : new Date(at);
   }
 
-  /** True after a commit that found the session destroyed, revoked or rotated away meanwhile. */
+  /**
+   * True after a commit that dropped this request's changes: the session was destroyed,
+   * revoked or expired meanwhile, or another request signed in on it (a login) first.
+   */
   get interrupted(): boolean {
     return this[STATE].interrupted;
   }
@@ -245,21 +265,45 @@ export class Session<Data extends SessionData = Record<string, unknown>> {
    * keeps the session, so an anonymous form page still gets its cookie.
    */
   csrfToken(): string {
-    this[STATE].keep = true;
-    return this.#ctx.csrfFor(this.id);
+    const st = this[STATE];
+    st.keep = true;
+    return this.#ctx.csrfFor(idOf(st, this.#ctx), this.#ctx.hashSecret(secretOf(st, this.#ctx)));
   }
 
   /** Constant-time check of a submitted CSRF token. */
   verifyCsrf(token: unknown): boolean {
     if (typeof token !== "string" || token.length === 0 || token.length > 256) return false;
-    return this.#ctx.checkCsrf(this.id, token);
+    const st = this[STATE];
+    return this.#ctx.checkCsrf(idOf(st, this.#ctx), this.#ctx.hashSecret(secretOf(st, this.#ctx)), token);
+  }
+
+  /**
+   * Gives this session its own timeouts ("remember me"), bounded by the configured maxima
+   * (`maxIdleTimeout`, `maxAbsoluteTimeout`). Stored, encrypted, with the session; the
+   * cookie's Max-Age follows. A field left out keeps its current value.
+   *
+   * @example
+   * ```ts
+   * await session.login(user.id);
+   * if (form.remember) session.setLifetime({ idle: "30d", absolute: "90d" });
+   * ```
+   */
+  setLifetime(lifetime: LifetimeOptions): void {
+    this.#writable();
+    const st = this[STATE];
+    st.lifetime = { ...(st.lifetime ?? {}), ...this.#ctx.resolveLifetime(lifetime) };
+  }
+
+  /** The per-session timeouts set by `setLifetime()`, in ms; null fields = none, absent = default. */
+  get lifetime(): Readonly<Lifetime> | null {
+    return this[STATE].lifetime;
   }
 
   #newToken(reason: "login" | "rotate") {
     const st = this[STATE];
-    st.token = this.#ctx.newToken();
-    // A new session has no row to move: it simply starts with the new token.
-    if (st.originalId !== null) st.rotated = st.rotated === "login" ? "login" : reason;
+    st.secret = this.#ctx.newSecret();
+    // A session not stored yet has no row to change: it simply starts with the new secret.
+    if (st.base !== null) st.rotated = st.rotated === "login" ? "login" : reason;
   }
 
   #writable() {
@@ -267,4 +311,16 @@ export class Session<Data extends SessionData = Record<string, unknown>> {
     if (st.destroyed) throw new SessionStateError("the session was destroyed; load a new one to store data");
     if (st.committing) throw new SessionStateError("the session is being committed; change it before commit or after it returns");
   }
+}
+
+/** The row id, made on first use for a session not stored yet. */
+function idOf(st: SessionState, ctx: SessionContext): string {
+  st.id ??= ctx.newId();
+  return st.id;
+}
+
+/** The secret the response will carry, made on first use. */
+function secretOf(st: SessionState, ctx: SessionContext): string {
+  st.secret ??= ctx.newSecret();
+  return st.secret;
 }

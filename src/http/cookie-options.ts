@@ -51,6 +51,16 @@ export function resolveCookieOptions(options: CookieOptions = {}): ResolvedCooki
   }
   const path = options.path ?? "/";
   const domain = options.domain;
+  // Checked once here, not at every commit: a ";" or a line break would inject attributes or headers.
+  for (const [field, value] of [
+    ["path", path],
+    ["domain", domain],
+  ] as const) {
+    if (value !== undefined && (typeof value !== "string" || /[;\r\n\0]/.test(value) || value.length > 1024)) {
+      throw new SessionConfigError(`cookie.${field} ${JSON.stringify(value)} cannot be a cookie attribute (no ";", CR, LF or NUL)`);
+    }
+  }
+  if (!path.startsWith("/")) throw new SessionConfigError(`cookie.path must start with "/", got ${JSON.stringify(path)}`);
   const hostPrefix = (options.hostPrefix ?? true) && secure && path === "/" && domain === undefined;
   const alreadyPrefixed = name.startsWith("__Host-") || name.startsWith("__Secure-");
   return Object.freeze({

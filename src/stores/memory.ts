@@ -11,7 +11,7 @@ export interface MemoryStoreOptions {
 }
 
 const copy = (s: StoredSession): StoredSession => ({ ...s, data: s.data.slice() });
-const info = ({ data: _data, ...rest }: StoredSession): StoredSessionInfo => rest;
+const info = ({ data: _data, secretHash: _hash, ...rest }: StoredSession): StoredSessionInfo => rest;
 const isLive = (s: StoredSession, now: number) => s.expiresAt === null || s.expiresAt > now;
 
 /**
@@ -92,16 +92,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): SessionStore {
       put(session);
       return true;
     },
-    async rotate(oldId, expectedVersion, session) {
-      const row = rows.get(oldId);
-      if (!row || row.version !== expectedVersion || rows.has(session.id)) return false;
-      remove(oldId);
-      put(session);
-      return true;
-    },
-    async touch(id, lastActiveAt, expiresAt) {
+    async touch(id, secretHash, lastActiveAt, expiresAt) {
       const row = rows.get(id);
-      if (!row) return false;
+      if (!row || row.secretHash !== secretHash) return false;
       row.lastActiveAt = lastActiveAt;
       row.expiresAt = expiresAt;
       return true;

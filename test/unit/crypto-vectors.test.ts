@@ -3,7 +3,16 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { gcmEncrypt, open, seal, sealedKeyId } from "../../src/crypto/cipher.js";
 import { createKeyring, deriveKey } from "../../src/crypto/keyring.js";
-import { generateToken, hashToken, hmacSha256, safeEqual, signToken, verifySignedToken } from "../../src/crypto/token.js";
+import {
+  digestsEqual,
+  generateId,
+  generateSecret,
+  hashSecret,
+  hmacSha256,
+  safeEqual,
+  signToken,
+  verifySignedToken,
+} from "../../src/crypto/token.js";
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex");
 
@@ -27,8 +36,8 @@ describe("HMAC-SHA256 (RFC 4231, test case 2)", () => {
 });
 
 describe("SHA-256 (FIPS 180-2 'abc')", () => {
-  it("hashes tokens to the published digest", () => {
-    expect(hashToken("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  it("hashes secrets to the published digest", () => {
+    expect(hashSecret("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   });
 });
 
@@ -81,31 +90,64 @@ describe("our envelope over the primitives", () => {
     expect(keyring.all[1]?.id).not.toBe(k.id);
   });
 
-  it("tokens: 32 random bytes, base64url, from the injected source", () => {
-    const token = generateToken(() => new Uint8Array(32).fill(7));
-    expect(token).toBe(Buffer.alloc(32, 7).toString("base64url"));
-    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(hashToken(token)).toBe(createHash("sha256").update(token).digest("hex"));
+  it("tokens: a 16-byte hex id and a 32-byte base64url secret, from the injected source", () => {
+    const id = generateId(() => new Uint8Array(16).fill(0xab));
+    const secret = generateSecret(() => new Uint8Array(32).fill(7));
+    expect(id).toBe("ab".repeat(16));
+    expect(secret).toBe(Buffer.alloc(32, 7).toString("base64url"));
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(hashSecret(secret)).toBe(createHash("sha256").update(secret).digest("hex"));
+    expect(() => generateId(() => new Uint8Array(15))).toThrow(/wrong number of bytes/);
+  });
+
+  it("the signature covers both the id and the secret", () => {
+    const token = { id: generateId(), secret: generateSecret() };
+    const signed = signToken(token, keyring);
+    const [, , sig] = signed.split(".") as [string, string, string];
+    expect(verifySignedToken(signed, keyring)).toEqual(token);
+    expect(verifySignedToken(`${generateId()}.${token.secret}.${sig}`, keyring)).toBeNull();
+    expect(verifySignedToken(`${token.id}.${generateSecret()}.${sig}`, keyring)).toBeNull();
   });
 
   it("a signature verifies under any secret in the ring, and only then", () => {
-    const token = generateToken();
+    const token = { id: generateId(), secret: generateSecret() };
     const old = createKeyring(["o".repeat(32)]);
-    expect(verifySignedToken(signToken(token, old), keyring)).toBe(token);
+    expect(verifySignedToken(signToken(token, old), keyring)).toEqual(token);
     expect(verifySignedToken(signToken(token, keyring), old)).toBeNull();
     const other = createKeyring(["x".repeat(32)]);
     expect(verifySignedToken(signToken(token, other), keyring)).toBeNull();
   });
 
-  it("non-canonical base64url spellings of a valid signature are refused", () => {
-    const token = generateToken(() => new Uint8Array(32));
+  it("one spelling per token: case, padding, percent-encoding, whitespace and extra segments are refused", () => {
+    const token = { id: generateId(() => new Uint8Array(16).fill(0xab)), secret: generateSecret(() => new Uint8Array(32)) };
     const signed = signToken(token, keyring);
-    const sig = signed.split(".")[1] as string;
+    const [id, secret, sig] = signed.split(".") as [string, string, string];
     const last = sig.at(-1) as string;
     // The last char of 43 base64url chars carries 2 spare bits; flip them to get an alias.
     const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     const alias = alphabet[alphabet.indexOf(last) ^ 1] as string;
-    expect(verifySignedToken(`${token}.${sig.slice(0, -1)}${alias}`, keyring)).toBeNull();
+    for (const variant of [
+      `${id}.${secret}.${sig.slice(0, -1)}${alias}`,
+      `${id.toUpperCase()}.${secret}.${sig}`,
+      `${id}.${secret}.${sig}=`,
+      `${id}%2E${secret}.${sig}`,
+      `${id}.${secret}.${sig}.`,
+      `${id}.${secret}.${sig}.x.y`,
+      ` ${signed}`,
+      `${signed}\n`,
+      `${id}.${secret}`,
+    ]) {
+      expect(verifySignedToken(variant, keyring), variant).toBeNull();
+    }
+    expect(verifySignedToken(signed, keyring)).toEqual(token);
+  });
+
+  it("digestsEqual compares 64-char digests only", () => {
+    const d = hashSecret("x");
+    expect(digestsEqual(d, d)).toBe(true);
+    expect(digestsEqual(d, hashSecret("y"))).toBe(false);
+    expect(digestsEqual(d, d.slice(1))).toBe(false);
+    expect(digestsEqual("", "")).toBe(false);
   });
 
   it("safeEqual compares whole strings", () => {

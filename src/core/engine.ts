@@ -1,0 +1,86 @@
+import { parseDuration } from "../contract/duration.js";
+import { SessionConfigError, SessionError, SessionStoreError } from "../contract/errors.js";
+import type { SessionStore } from "../contract/store.js";
+import { generateId, generateSecret, hashSecret, safeEqual } from "../crypto/token.js";
+import { varyFor } from "../http/response-headers.js";
+import { type Codec, createCodec } from "./codec.js";
+import type { ResolvedConfig } from "./config.js";
+import type { Lifetime } from "./envelope.js";
+import { createEmitter } from "./events.js";
+import type { LifetimeOptions, SessionContext } from "./session.js";
+
+/** What load, commit and management share: the config, the codec, the events, and store calls. */
+export interface Engine {
+  readonly config: ResolvedConfig;
+  readonly store: SessionStore;
+  readonly codec: Codec;
+  readonly events: ReturnType<typeof createEmitter>;
+  readonly context: SessionContext;
+  /** The Vary value of every session response. */
+  readonly vary: string;
+  /** Runs a store call; any failure becomes one SessionStoreError keeping the cause. */
+  call<T>(operation: string, run: () => Promise<T>): Promise<T>;
+  /** The cookieKeys values of `data` as the cookie carries them, or null without cookieKeys. */
+  cookiePayloadOf(data: Record<string, unknown>): string | null;
+}
+
+export function createEngine(config: ResolvedConfig): Engine {
+  const { store } = config;
+  const codec = createCodec(config.keyring, config.serializer, config.random);
+
+  function bound(value: number | null, max: number | null, option: "idle" | "absolute"): number | null {
+    if (max === null) return value;
+    if (value === null || value > max) {
+      const name = option === "idle" ? "maxIdleTimeout" : "maxAbsoluteTimeout";
+      throw new SessionConfigError(
+        `setLifetime({ ${option} }) asks for ${value === null ? "no timeout" : `${value} ms`}, beyond ${name} (${max} ms). Raise ${name} in createSessions() to allow it.`,
+      );
+    }
+    return value;
+  }
+
+  const context: SessionContext = {
+    now: config.clock,
+    newId: () => generateId(config.random),
+    newSecret: () => generateSecret(config.random),
+    hashSecret,
+    csrfFor: codec.csrfFor,
+    checkCsrf: (id, secretHash, token) => {
+      let ok = false;
+      for (const candidate of codec.csrfCandidates(id, secretHash)) ok = safeEqual(token, candidate) || ok;
+      return ok;
+    },
+    resolveLifetime(options: LifetimeOptions): Lifetime {
+      if (!options || typeof options !== "object") throw new TypeError("[sessionkit] setLifetime() takes { idle?, absolute? }");
+      const out: Lifetime = {};
+      if (options.idle !== undefined) out.idle = bound(parseDuration(options.idle, "idle"), config.maxLifetime.idle, "idle");
+      if (options.absolute !== undefined) {
+        out.absolute = bound(parseDuration(options.absolute, "absolute"), config.maxLifetime.absolute, "absolute");
+      }
+      return out;
+    },
+  };
+
+  return {
+    config,
+    store,
+    codec,
+    events: createEmitter(),
+    context,
+    vary: varyFor(config.transports),
+    async call<T>(operation: string, run: () => Promise<T>): Promise<T> {
+      try {
+        return await run();
+      } catch (error) {
+        if (error instanceof SessionError) throw error;
+        throw new SessionStoreError(store.name, operation, error);
+      }
+    },
+    cookiePayloadOf(data) {
+      if (config.cookieKeys.length === 0) return null;
+      const picked: Record<string, unknown> = {};
+      for (const key of config.cookieKeys) if (Object.hasOwn(data, key)) picked[key] = data[key];
+      return JSON.stringify(picked);
+    },
+  };
+}

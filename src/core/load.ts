@@ -1,0 +1,152 @@
+import type { StoredSession } from "../contract/store.js";
+import { digestsEqual, hashSecret } from "../crypto/token.js";
+import { readTransport, type Transport } from "../http/transport.js";
+import type { Engine } from "./engine.js";
+import { expiresAt, isExpired } from "./expiry.js";
+import { type LoadedRow, Session, type SessionData, type SessionState } from "./session.js";
+
+/** Per-request facts the framework knows and a Web `Request` does not. */
+export interface LoadOptions {
+  /** Client IP, recorded when the session is created. */
+  ip?: string | null;
+  /**
+   * Which transport answers when the request carried no token: "cookie" or the header name.
+   * By default the first transport that the request uses, else the first configured.
+   */
+  transport?: string;
+}
+
+export const headersOf = (input: Request | Headers) => (input instanceof Headers ? input : input.headers);
+
+/** The transport the request uses (or the one to answer on) and the raw value it carries. */
+export function pickTransport(
+  transports: readonly Transport[],
+  headers: Headers,
+  wanted: string | undefined,
+): { transport: Transport; raw: string | undefined } {
+  for (const transport of transports) {
+    const raw = readTransport(transport, headers);
+    if (raw !== undefined) return { transport, raw };
+  }
+  const named = transports.find((t) => (t.kind === "cookie" ? "cookie" : t.header) === wanted?.toLowerCase());
+  return { transport: named ?? (transports[0] as Transport), raw: undefined };
+}
+
+export function freshState(transport: Transport, hadToken: boolean, ip: string | null, userAgent: string | null): SessionState {
+  return {
+    id: null,
+    secret: null,
+    base: null,
+    data: {},
+    maybeDirty: true,
+    userId: null,
+    authenticatedAt: null,
+    lifetime: null,
+    meta: null,
+    ip,
+    userAgent,
+    rotated: null,
+    destroyed: false,
+    keep: false,
+    keyStale: false,
+    cookiePayload: null,
+    transport,
+    hadToken,
+    interrupted: false,
+    committing: false,
+  };
+}
+
+/** A stored row decrypted and decoded: what a session loads, and what a conflict merges onto. */
+export interface OpenedRow {
+  row: StoredSession;
+  base: LoadedRow;
+  data: Record<string, unknown>;
+  keyStale: boolean;
+}
+
+/** Decrypts and decodes a row; null when it does not authenticate for its own fields or does not decode. */
+export function openRow(engine: Engine, row: StoredSession): OpenedRow | null {
+  const opened = engine.codec.openData(row, row.data);
+  if (!opened) return null;
+  let data: Record<string, unknown>;
+  try {
+    data = engine.codec.decodeData(opened.data);
+  } catch {
+    return null;
+  }
+  if (data === null || typeof data !== "object" || Array.isArray(data)) return null;
+  const { data: _sealed, id: _id, ...fields } = row;
+  return {
+    row,
+    base: { ...fields, dataBytes: opened.data, authenticatedAt: opened.authenticatedAt, lifetime: opened.lifetime },
+    data,
+    keyStale: opened.stale,
+  };
+}
+
+/** Whether an opened row has expired under the current policy (shortening a timeout applies at once). */
+export function expiredNow(engine: Engine, opened: OpenedRow, now: number): boolean {
+  const { base } = opened;
+  return (
+    isExpired(base.expiresAt, now) ||
+    isExpired(expiresAt(engine.config.policy, base.createdAt, base.lastActiveAt, base.lifetime), now)
+  );
+}
+
+/**
+ * Loads the session a request carries. A missing, forged, garbled, expired or revoked token
+ * gives a new empty session; only a failing store rejects.
+ */
+export async function loadSession<Data extends SessionData>(
+  engine: Engine,
+  request: Request | Headers,
+  options: LoadOptions = {},
+): Promise<Session<Data>> {
+  const { config, codec, events, context } = engine;
+  const headers = headersOf(request);
+  // Bounded like the user agent: a proxy chain must never make a session write fail.
+  const ip = options.ip?.slice(0, 256) ?? null;
+  const userAgent = headers.get("user-agent")?.slice(0, 512) ?? null;
+  const { transport, raw } = pickTransport(config.transports, headers, options.transport);
+  const fresh = () => new Session<Data>(context, freshState(transport, raw !== undefined, ip, userAgent));
+  if (raw === undefined) return fresh();
+
+  const parsed = codec.parseValue(raw);
+  if (!parsed.ok) {
+    events.emit("invalid-token", { reason: parsed.reason, ip, userAgent });
+    return fresh();
+  }
+  const { id, secret } = parsed.token;
+  const now = config.clock();
+  const row = await engine.call("get", () => engine.store.get(id, now));
+  // The row is fetched by id, then the secret's hash compared in constant time: a stale
+  // (rotated) or guessed secret looks exactly like an unknown id.
+  if (!row || !digestsEqual(hashSecret(secret), row.secretHash)) {
+    events.emit("invalid-token", { reason: "unknown", id, ip, userAgent });
+    return fresh();
+  }
+  const opened = openRow(engine, row);
+  if (!opened) {
+    // Left in place: restoring a removed secret makes it readable again. Pruning removes it.
+    events.emit("invalid-token", { reason: "undecodable", id, ip, userAgent });
+    return fresh();
+  }
+  if (expiredNow(engine, opened, now)) {
+    events.emit("expired", { id, userId: row.userId });
+    return fresh();
+  }
+  const state = freshState(transport, true, row.ip, row.userAgent);
+  state.id = id;
+  state.secret = secret;
+  state.base = opened.base;
+  state.data = opened.data;
+  state.maybeDirty = false;
+  state.userId = row.userId;
+  state.authenticatedAt = opened.base.authenticatedAt;
+  state.lifetime = opened.base.lifetime;
+  state.meta = row.meta;
+  state.keyStale = opened.keyStale;
+  state.cookiePayload = transport.kind === "cookie" ? codec.openPayload(id, row.secretHash, parsed.sealedPayload) : null;
+  return new Session<Data>(context, state);
+}
