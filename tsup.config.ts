@@ -14,6 +14,9 @@ const entries = [
   "src/adapters/hono.ts",
   "src/adapters/koa.ts",
   "src/adapters/express-session.ts",
+  "src/adapters/next.ts",
+  "src/adapters/react-router.ts",
+  "src/adapters/sveltekit.ts",
 ].filter((file) => existsSync(file));
 
 export default defineConfig([

@@ -25,6 +25,9 @@ const expected: Record<string, string> = {
   "./hono": "sessionMiddleware",
   "./koa": "sessionMiddleware",
   "./express-session": "expressSessionStore",
+  "./next": "nextSessions",
+  "./react-router": "createSessionkitStorage",
+  "./sveltekit": "sessionHandle",
 };
 
 const node = (code: string, type: "module" | "commonjs") =>
