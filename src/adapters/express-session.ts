@@ -5,7 +5,7 @@ import { SessionConfigError, SessionConflictError, SessionError, SessionStoreErr
 import type { SessionStore, StoredSession } from "../contract/store.js";
 import { open, seal } from "../crypto/cipher.js";
 import { createKeyring, type Secret } from "../crypto/keyring.js";
-import { defaultRandom, hashToken } from "../crypto/token.js";
+import { defaultRandom, hashSecret } from "../crypto/token.js";
 
 /**
  * A session as express-session hands it to a store: JSON-able data plus `cookie`. (No index
@@ -117,7 +117,10 @@ export function expressSessionStore(store: SessionStore, options: ExpressSession
 
   const keyring = options.secrets === undefined ? null : createKeyring(options.secrets);
 
-  const idOf = (sid: string) => hashToken(String(sid));
+  // express-session's sid is the secret here: the row id is derived from it (128 bits of a
+  // hash, the id format every store takes) and the full hash is stored as the secret hash.
+  const idOf = (sid: string) => hashSecret(`sessionkit/express-session/id:${String(sid)}`).slice(0, 32);
+  const secretHashOf = (sid: string) => hashSecret(String(sid));
   const encode = (id: string, session: ExpressSessionRecord) => {
     const json = new TextEncoder().encode(JSON.stringify(session));
     return keyring ? seal(keyring.current.data, keyring.current.id, json, id, defaultRandom) : json;
@@ -182,6 +185,7 @@ export function expressSessionStore(store: SessionStore, options: ExpressSession
       } else {
         const fresh: StoredSession = {
           id,
+          secretHash: secretHashOf(sid),
           userId: namespace,
           data,
           version: 1,
@@ -231,7 +235,7 @@ export function expressSessionStore(store: SessionStore, options: ExpressSession
         async () => {
           const now = clock();
           // A session that is gone stays gone (express-session then creates a new one next time).
-          await store.touch(idOf(sid), now, expiryOf(session, now));
+          await store.touch(idOf(sid), secretHashOf(sid), now, expiryOf(session, now));
         },
         callback,
       );

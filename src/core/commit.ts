@@ -6,11 +6,11 @@ import { clearingHeaders, plainHeaders, tokenHeaders } from "../http/response-he
 import type { Engine } from "./engine.js";
 import type { Lifetime } from "./envelope.js";
 import { expiresAt, touchDue } from "./expiry.js";
-import { expiredNow, freshState, type OpenedRow, openRow } from "./load.js";
 import { limitAround } from "./limit.js";
+import { expiredNow, freshState, type OpenedRow, openRow } from "./load.js";
 import { mergeData, mergeField } from "./merge.js";
 import { type CommitFacts, planCommit, planConflict, type TokenAction } from "./plan.js";
-import { type LoadedRow, Session, STATE, type SessionState } from "./session.js";
+import { type LoadedRow, Session, type SessionState, STATE } from "./session.js";
 
 /** A hard stop besides the time budget, in case a clock does not move. */
 const MAX_ATTEMPTS = 1000;

@@ -1,14 +1,14 @@
+import { type Duration, parseDuration } from "../contract/duration.js";
+import { SessionConfigError } from "../contract/errors.js";
+import type { SessionStore } from "../contract/store.js";
 import { createKeyring, type Keyring, type Secret } from "../crypto/keyring.js";
 import { defaultRandom, type RandomSource } from "../crypto/token.js";
 import type { CookieOptions } from "../http/cookie-options.js";
 import { resolveTransports, type Transport, type TransportOption } from "../http/transport.js";
 import { resolveSerializer } from "../serializers/resolve.js";
 import type { Serializer, SerializerOption } from "../serializers/serializer.js";
-import { type Duration, parseDuration } from "../contract/duration.js";
-import { SessionConfigError } from "../contract/errors.js";
 import type { ExpiryPolicy } from "./expiry.js";
 import type { DataKey, SessionData } from "./session.js";
-import type { SessionStore } from "../contract/store.js";
 
 /** Options of {@link createSessions}. Only `store` and `secrets` are required. */
 export interface SessionsOptions<Data extends SessionData = Record<string, unknown>> {

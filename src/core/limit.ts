@@ -9,9 +9,7 @@ export async function evictBeyondLimit(engine: Engine, userId: string, keepId: s
   const { store, events, config } = engine;
   const now = config.clock();
   const list = await engine.call("listByUser", () => store.listByUser(userId, now));
-  const others = list
-    .filter((s) => s.id !== keepId)
-    .sort((a, b) => b.lastActiveAt - a.lastActiveAt || (a.id < b.id ? -1 : 1));
+  const others = list.filter((s) => s.id !== keepId).sort((a, b) => b.lastActiveAt - a.lastActiveAt || (a.id < b.id ? -1 : 1));
   for (const victim of others.slice(Math.max(0, max - 1))) {
     if (await engine.call("delete", () => store.delete(victim.id))) {
       events.emit("revoked", { id: victim.id, userId, reason: "limit" });

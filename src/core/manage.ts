@@ -82,7 +82,8 @@ export function createManagement(engine: Engine) {
     },
 
     async revokeUser(userId: string, options: { except?: SessionRef | SessionRef[] } = {}): Promise<number> {
-      const except = options.except === undefined ? [] : (Array.isArray(options.except) ? options.except : [options.except]).map(idOf);
+      const except =
+        options.except === undefined ? [] : (Array.isArray(options.except) ? options.except : [options.except]).map(idOf);
       const ids = await engine.call("deleteByUser", () => store.deleteByUser(userId, except));
       for (const id of ids) events.emit("revoked", { id, userId, reason: "revoke-user" });
       return ids.length;

@@ -57,7 +57,9 @@ export function resolveCookieOptions(options: CookieOptions = {}): ResolvedCooki
     ["domain", domain],
   ] as const) {
     if (value !== undefined && (typeof value !== "string" || /[;\r\n\0]/.test(value) || value.length > 1024)) {
-      throw new SessionConfigError(`cookie.${field} ${JSON.stringify(value)} cannot be a cookie attribute (no ";", CR, LF or NUL)`);
+      throw new SessionConfigError(
+        `cookie.${field} ${JSON.stringify(value)} cannot be a cookie attribute (no ";", CR, LF or NUL)`,
+      );
     }
   }
   if (!path.startsWith("/")) throw new SessionConfigError(`cookie.path must start with "/", got ${JSON.stringify(path)}`);

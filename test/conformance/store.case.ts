@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { SessionStore, StoredSession } from "../../src/index.js";
-import { createSessions } from "../../src/index.js";
+import { runEngineCases } from "./engine.case.js";
 
 export interface ConformanceOptions {
   /** A fresh, empty, migrated store; called before every test. */
@@ -24,6 +24,14 @@ export interface ConformanceOptions {
    * the suite edits through `store.update` with the stored version, which a store writes as given.
    */
   editRaw?: (store: SessionStore, id: string, change: RawEdit) => Promise<void>;
+  /**
+   * A second handle on the same data (another pool or connection), for the cases where two
+   * engines act like two app processes. Without it both engines share the store object,
+   * which still exercises the cross-process path (each engine queues only its own commits).
+   */
+  openSecond?: (store: SessionStore) => Promise<SessionStore>;
+  /** Rounds of each race (200 by default). */
+  raceRounds?: number;
 }
 
 /** Fields a tamper test changes in the raw row. */
@@ -352,44 +360,6 @@ export function runStoreConformance(storeName: string, options: ConformanceOptio
       expect(results[stored?.data[0] as number]).toBe(true);
     });
 
-    test("engine: concurrent requests changing different keys both survive", async () => {
-      let now = T0;
-      const sessions = createSessions<Record<string, number>>({
-        store,
-        secrets: ["conformance-secret-0123456789abcdef0123456789"],
-        clock: () => now,
-      });
-      const first = await sessions.load(new Request("http://localhost/"));
-      first.set("base", 1);
-      const headers = await sessions.commit(first);
-      const cookie = (headers.get("set-cookie") ?? "").split(";")[0] as string;
-      const req = () => new Request("http://localhost/", { headers: { cookie } });
-      const loaded = await Promise.all(Array.from({ length: 6 }, () => sessions.load(req())));
-      for (const [i, s] of loaded.entries()) s.set(`k${i}`, i);
-      now += 10;
-      await Promise.all(loaded.map((s) => sessions.commit(s)));
-      const final = await sessions.load(req());
-      expect(final.isNew).toBe(false);
-      expect(final.get("base")).toBe(1);
-      for (let i = 0; i < 6; i++) expect(final.get(`k${i}`)).toBe(i);
-    });
-
-    test("engine: a commit never brings back a session revoked meanwhile", async () => {
-      const sessions = createSessions<Record<string, number>>({
-        store,
-        secrets: ["conformance-secret-0123456789abcdef0123456789"],
-        clock: () => T0,
-      });
-      const first = await sessions.load(new Request("http://localhost/"));
-      first.set("a", 1);
-      const cookie = ((await sessions.commit(first)).get("set-cookie") ?? "").split(";")[0] as string;
-      const late = await sessions.load(new Request("http://localhost/", { headers: { cookie } }));
-      await sessions.revoke(late.id);
-      late.set("a", 2);
-      const headers = await sessions.commit(late);
-      expect(late.interrupted).toBe(true);
-      expect(headers.get("set-cookie")).toMatch(/Max-Age=0|Expires=Thu, 01 Jan 1970/);
-      expect(await store.get(late.id, T0)).toBeNull();
-    });
+    runEngineCases(test, () => store, options, heavy);
   });
 }
