@@ -46,7 +46,7 @@ export function runEngineCases(test: Test, currentStore: () => SessionStore, opt
       const { a, closeSecond } = await engines();
       const { cookie } = await seed(a);
       const loaded = await Promise.all(Array.from({ length: rounds }, () => a.load(req(cookie))));
-      loaded.forEach((s, i) => s.set(`k${i}`, i));
+      for (const [i, s] of loaded.entries()) s.set(`k${i}`, i);
       const results = await Promise.allSettled(loaded.map((s) => a.commit(s)));
       expect(results.filter((r) => r.status === "rejected")).toEqual([]);
       const final = await a.load(req(cookie));
@@ -63,7 +63,7 @@ export function runEngineCases(test: Test, currentStore: () => SessionStore, opt
       const { a, b, closeSecond } = await engines({ retryBudget: "20s" });
       const { cookie } = await seed(a);
       const loaded = await Promise.all(Array.from({ length: rounds }, (_, i) => (i % 2 ? b : a).load(req(cookie))));
-      loaded.forEach((s, i) => s.set(`k${i}`, i));
+      for (const [i, s] of loaded.entries()) s.set(`k${i}`, i);
       const results = await Promise.allSettled(loaded.map((s, i) => (i % 2 ? b : a).commit(s)));
       expect(results.filter((r) => r.status === "rejected")).toEqual([]);
       const final = await a.load(req(cookie));
