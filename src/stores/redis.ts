@@ -2,9 +2,18 @@ import type { Cluster, Redis } from "ioredis";
 import { type Duration, parseDuration } from "../contract/duration.js";
 import { SessionConfigError } from "../contract/errors.js";
 import type { SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "../contract/store.js";
-import { clientKeyPrefix, globEscape, isCluster, type RedisClient, runScript, scanKeys } from "./redis/client.js";
+import {
+  clientKeyPrefix,
+  globEscape,
+  isCluster,
+  type RedisClient,
+  runScript,
+  scanCursor,
+  scanKeys,
+  scrubError,
+} from "./redis/client.js";
 import { hashFields, isLive, parseHash, parseInfo, scoreArg, ttlArg } from "./redis/record.js";
-import { CAS_DELETE, CREATE, DELETE, DELETE_USER, INFO_FIELDS, LIST, PRUNE_ONE, ROTATE, TOUCH, UPDATE } from "./redis/scripts.js";
+import { CREATE, DELETE, DELETE_USER, INFO_FIELDS, LIST, PRUNE_ONE, TOUCH, UPDATE } from "./redis/scripts.js";
 
 /** Options for {@link redisStore}. */
 export interface RedisStoreOptions {
@@ -35,9 +44,57 @@ export interface RedisStoreOptions {
   closeClient?: boolean;
 }
 
-type Outcome = { ok: false } | { ok: true; userId: string | null };
+/**
+ * A script's reply: 0 when it changed nothing, else `{counted, previous user}`. `counted` is 0
+ * when DELETE removed an old-format hash, which is no session to report but was still indexed.
+ */
+type Outcome = { removed: false; ok: false } | { removed: true; ok: boolean; userId: string | null };
 const outcome = (reply: unknown): Outcome =>
-  Array.isArray(reply) ? { ok: true, userId: (reply[1] as string | null | undefined) ?? null } : { ok: false };
+  Array.isArray(reply)
+    ? { removed: true, ok: reply[0] === 1, userId: (reply[1] as string | null | undefined) ?? null }
+    : { removed: false, ok: false };
+
+/** SCAN COUNT per pruning step: each step is short for Redis, however large the keyspace. */
+const PRUNE_SCAN_COUNT = 200;
+/** Keys checked together within a pruning step (one burst of pipelined commands). */
+const PRUNE_CHUNK = 100;
+/** A call that has deleted something returns after about this long, even below `limit`. */
+const PRUNE_CALL_BUDGET_MS = 50;
+/**
+ * After a walk finished in a call that deleted something, the next call reports 0 (nothing
+ * left in that walk) if it comes within this long. A later call starts a new walk instead, so
+ * a caller that stopped early is not answered 0 by a stale walk at its next run.
+ */
+const PRUNE_FINISH_WINDOW_MS = 10_000;
+
+/** The strings a call was given (user ids, IPs, user agents...), to mask in its errors. */
+function boundStrings(args: readonly unknown[]): string[] {
+  const out: string[] = [];
+  const visit = (v: unknown) => {
+    if (typeof v === "string") out.push(v);
+    else if (Array.isArray(v)) v.forEach(visit);
+    else if (v && typeof v === "object" && !(v instanceof Uint8Array)) Object.values(v).forEach(visit);
+  };
+  args.forEach(visit);
+  return out;
+}
+
+/** The store with every method's errors scrubbed of the values it was called with. */
+function scrubbed(store: SessionStore): SessionStore {
+  const out: Record<string, unknown> = { ...store };
+  for (const [key, value] of Object.entries(store)) {
+    if (typeof value !== "function") continue;
+    const method = value as (...args: unknown[]) => Promise<unknown>;
+    out[key] = async (...args: unknown[]) => {
+      try {
+        return await method(...args);
+      } catch (error) {
+        throw scrubError(error, boundStrings(args));
+      }
+    };
+  }
+  return out as unknown as SessionStore;
+}
 
 /**
  * A Redis store on ioredis, standalone or Cluster. A session is one hash whose native TTL is
@@ -49,8 +106,12 @@ const outcome = (reply: unknown): Outcome =>
  * a user index run as ordered steps: the user index gains an entry before the session is
  * written and loses it after the session is gone. A crash in between leaves at worst a stale
  * index entry (skipped and trimmed on read), never a live session missing from its user's
- * list. Rotation deletes the old id before creating the new one: a crash in between signs the
- * user out, it never leaves both alive.
+ * list. Login and rotation are an ordinary compare-and-set update of the same key (a new
+ * secret hash), so a delete or revoke always acts on the key a rotation is changing, and
+ * wins: every write script checks that the hash still exists.
+ *
+ * Errors are plain `Error`s with only the client error's name and message: ioredis attaches
+ * every command argument to its errors, and those never leave the store.
  *
  * @example
  * ```ts
@@ -90,7 +151,8 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
   const sessionKey = (id: string) => `${sessionHead}${id}}`;
   const userKey = (userId: string) => `${userHead}${userId}}`;
   const sessionPattern = `${globEscape(prefix)}:s:{*}`;
-  const userPattern = `${globEscape(prefix)}:u:{*}`;
+  // Pruning walks both kinds of key in one SCAN: sessions to delete, user indexes to tidy.
+  const prunePattern = `${globEscape(prefix)}:[su]:{*}`;
   const idOf = (key: string) => key.slice(sessionHead.length, -1);
   const userOf = (key: string) => key.slice(userHead.length, -1);
 
@@ -131,7 +193,8 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
       const f = rows[i] ?? [];
       if (f[0] !== userId) {
         if (score <= now) stale.push(id);
-      } else {
+      } else if (f[8] !== null && f[8] !== undefined) {
+        // (without a secret hash it is an old-format hash: skipped; pruning deletes it and its entry)
         const info = parseInfo(id, f);
         if (isLive(info.expiresAt, now)) out.push(info);
       }
@@ -144,37 +207,103 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
     const key = userKey(userId);
     const targets = (await redis.zrange(key, 0, -1)).filter((id) => !except.includes(id));
     const replies = await Promise.all(targets.map((id) => runScript(redis, DELETE, [sessionKey(id)], [idx, prefix, id, userId])));
-    const deleted = targets.filter((_, i) => outcome(replies[i]).ok);
+    const removed = targets.filter((_, i) => outcome(replies[i]).removed);
     // Sessions first, then their entries: a crash in between leaves only stale entries.
     // Entries of missing sessions stay for listByUser and prune (they may be in flight).
-    if (deleted.length > 0) await redis.zrem(key, ...deleted);
+    if (removed.length > 0) await redis.zrem(key, ...removed);
+    return targets.filter((_, i) => outcome(replies[i]).ok);
+  }
+
+  /**
+   * Removes the entries of one user index whose session is gone, someone else's or of the old
+   * format, and raises scores that a Cluster touch left behind. Only entries whose score has
+   * passed are looked at: a write still in flight for one of them would be writing an expired row.
+   */
+  async function tidyIndex(key: string, now: number) {
+    const userId = userOf(key);
+    const ids = await redis.zrangebyscore(key, "-inf", String(now));
+    if (ids.length === 0) return;
+    const rows = await Promise.all(ids.map((id) => redis.hmget(sessionKey(id), "u", "e", "h")));
+    const stale: string[] = [];
+    const rescore: string[] = [];
+    ids.forEach((id, i) => {
+      const [u, e, h] = rows[i] ?? [];
+      if (u !== userId || h === null || h === undefined) stale.push(id);
+      else if (e === null || e === undefined || Number(e) > now) rescore.push(e ?? "+inf", id);
+    });
+    if (stale.length > 0) await redis.zrem(key, ...stale);
+    if (rescore.length > 0) await redis.zadd(key, "XX", "GT", ...rescore);
+  }
+
+  /** Deletes the due sessions among `keys` (expired at `now`, or old-format); returns how many. */
+  async function pruneSessions(keys: string[], now: number): Promise<number> {
+    const rows = await Promise.all(keys.map((key) => redis.hmget(key, "e", "h", "v")));
+    const due = keys.filter((_, i) => {
+      const [e, h, v] = rows[i] ?? [];
+      if (v === null || v === undefined) return false; // gone since the scan saw it
+      return h === null || h === undefined || (e !== null && e !== undefined && !isLive(Number(e), now));
+    });
+    // The script checks again atomically: a session touched since the read above stays.
+    const replies = await Promise.all(
+      due.map((key) => runScript(redis, PRUNE_ONE, [key], [idx, prefix, idOf(key), String(now)])),
+    );
+    let deleted = 0;
+    await Promise.all(
+      replies.map((reply, i) => {
+        const result = outcome(reply);
+        if (!result.removed) return undefined;
+        deleted++;
+        return unindexAfter(result.userId, idOf(due[i] as string));
+      }),
+    );
     return deleted;
   }
 
-  /** Removes index entries whose session is gone or someone else's; raises stale scores. */
-  async function tidyIndexes(now: number) {
-    for await (const keys of scanKeys(redis, userPattern, 200)) {
-      await Promise.all(
-        keys.map(async (key) => {
-          const userId = userOf(key);
-          const ids = await redis.zrangebyscore(key, "-inf", String(now));
-          if (ids.length === 0) return;
-          const rows = await Promise.all(ids.map((id) => redis.hmget(sessionKey(id), "u", "e")));
-          const stale: string[] = [];
-          const rescore: string[] = [];
-          ids.forEach((id, i) => {
-            const [u, e] = rows[i] ?? [];
-            if (u !== userId) stale.push(id);
-            else if (e === null || e === undefined || Number(e) > now) rescore.push(e ?? "+inf", id);
-          });
-          if (stale.length > 0) await redis.zrem(key, ...stale);
-          if (rescore.length > 0) await redis.zadd(key, "XX", "GT", ...rescore);
-        }),
-      );
+  // Pruning state, kept across calls: one SCAN walk spread over as many calls as it takes.
+  // `pending` holds the keys of the last SCAN step not handled yet (a call stopped at its
+  // limit); `finishedAt` marks a walk that ended in a call which still had deletions to report.
+  const walk = scanCursor(redis, prunePattern, PRUNE_SCAN_COUNT);
+  let pending: string[] = [];
+  let finishedAt: number | null = null;
+  let pruning: Promise<unknown> = Promise.resolve();
+
+  async function pruneStep(now: number, limit: number): Promise<number> {
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new TypeError(`limit must be a positive integer, got ${limit}`);
+    if (finishedAt !== null) {
+      const recent = Date.now() - finishedAt < PRUNE_FINISH_WINDOW_MS;
+      finishedAt = null;
+      walk.reset();
+      pending = [];
+      if (recent) return 0;
+    }
+    const started = Date.now();
+    let deleted = 0;
+    for (;;) {
+      if (pending.length === 0) {
+        const keys = await walk.step();
+        if (keys === null) {
+          // The walk is complete. If this call deleted nothing, nothing is left to do: report 0
+          // and start afresh next time. Otherwise report the count now and 0 on the next call.
+          walk.reset();
+          if (deleted > 0) finishedAt = Date.now();
+          return deleted;
+        }
+        pending = keys;
+        continue;
+      }
+      // At most `limit - deleted` keys per chunk, so a call never deletes more than `limit`.
+      const chunk = pending.slice(0, Math.min(PRUNE_CHUNK, limit - deleted));
+      const sessions = chunk.filter((key) => key.startsWith(sessionHead));
+      const indexes = chunk.filter((key) => key.startsWith(userHead));
+      const [n] = await Promise.all([pruneSessions(sessions, now), ...indexes.map((key) => tidyIndex(key, now))]);
+      deleted += n as number;
+      // Dropped only once handled: after a failure the next call redoes the chunk (harmless).
+      pending = pending.slice(chunk.length);
+      if (deleted >= limit || (deleted > 0 && Date.now() - started >= PRUNE_CALL_BUDGET_MS)) return deleted;
     }
   }
 
-  return {
+  return scrubbed({
     name: "redis",
 
     async get(id, now) {
@@ -203,29 +332,7 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
       return true;
     },
 
-    async rotate(oldId, expectedVersion, session) {
-      if (!cluster) {
-        const reply = await runScript(
-          redis,
-          ROTATE,
-          [sessionKey(oldId), sessionKey(session.id)],
-          [...head(session), String(expectedVersion), oldId, ...hashFields(session)],
-        );
-        return outcome(reply).ok;
-      }
-      // Cluster: new index entry, then compare-and-set delete of the old row, then the new
-      // row, then the old entry. Old before new: a crash in between signs the user out.
-      await indexFirst(session);
-      const removed = outcome(
-        await runScript(redis, CAS_DELETE, [sessionKey(oldId)], [idx, prefix, oldId, String(expectedVersion)]),
-      );
-      if (!removed.ok) return false;
-      const created = await runScript(redis, CREATE, [sessionKey(session.id)], [...head(session), ...hashFields(session)]);
-      await unindexAfter(removed.userId, oldId);
-      return created === 1;
-    },
-
-    async touch(id, lastActiveAt, expiresAt) {
+    async touch(id, secretHash, lastActiveAt, expiresAt) {
       // In Cluster the index score is not raised here (another slot, another round trip);
       // scores are hints that reads check against the hash, and pruning refreshes them.
       const reply = await runScript(
@@ -238,6 +345,7 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
           id,
           ttlArg(expiresAt, lastActiveAt, grace),
           scoreArg(expiresAt),
+          secretHash,
           String(lastActiveAt),
           expiresAt === null ? "" : String(expiresAt),
         ],
@@ -247,7 +355,7 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
 
     async delete(id) {
       const result = outcome(await runScript(redis, DELETE, [sessionKey(id)], [idx, prefix, id, ""]));
-      if (result.ok) await unindexAfter(result.userId, id);
+      if (result.removed) await unindexAfter(result.userId, id);
       return result.ok;
     },
 
@@ -264,32 +372,11 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
       return (await runScript(redis, DELETE_USER, [userKey(userId)], [idx, prefix, userId, ...except])) as string[];
     },
 
-    async pruneExpired(now, limit) {
-      let deleted = 0;
-      for await (const keys of scanKeys(redis, sessionPattern)) {
-        const expiries = await Promise.all(keys.map((key) => redis.hget(key, "e")));
-        const due = keys.filter((_, i) => {
-          const e = expiries[i];
-          return e !== null && e !== undefined && !isLive(Number(e), now);
-        });
-        // Never more than `limit` per call; the script checks the expiry again atomically.
-        const batch = due.slice(0, limit - deleted);
-        const replies = await Promise.all(
-          batch.map((key) => runScript(redis, PRUNE_ONE, [key], [idx, prefix, idOf(key), String(now)])),
-        );
-        await Promise.all(
-          replies.map((reply, i) => {
-            const result = outcome(reply);
-            if (!result.ok) return undefined;
-            deleted++;
-            return unindexAfter(result.userId, idOf(batch[i] as string));
-          }),
-        );
-        if (deleted >= limit) return deleted;
-      }
-      // The last batch of a run: tidy the user indexes (entries of sessions Redis expired).
-      await tidyIndexes(now);
-      return deleted;
+    pruneExpired(now, limit) {
+      // One call at a time per store: calls share the walk's position.
+      const run = pruning.then(() => pruneStep(now, limit));
+      pruning = run.catch(() => undefined);
+      return run;
     },
 
     async stats(now, topUsers): Promise<StoreStats> {
@@ -297,9 +384,10 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
       let active = 0;
       const perUser = new Map<string, number>();
       for await (const keys of scanKeys(redis, sessionPattern)) {
-        const rows = await Promise.all(keys.map((key) => redis.hmget(key, "v", "e", "u")));
-        for (const [v, e, u] of rows) {
+        const rows = await Promise.all(keys.map((key) => redis.hmget(key, "v", "e", "u", "h")));
+        for (const [v, e, u, h] of rows) {
           if (v === null || v === undefined) continue; // expired or deleted since the scan saw it
+          if (h === null || h === undefined) continue; // old format: no session (pruning deletes it)
           total++;
           if (!isLive(e === null || e === undefined ? null : Number(e), now)) continue;
           active++;
@@ -316,5 +404,5 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
     async close() {
       if (closeClient) await redis.quit();
     },
-  };
+  });
 }

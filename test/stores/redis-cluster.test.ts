@@ -104,7 +104,7 @@ describe.skipIf(missing !== null)("redis store (Cluster, 3 masters)", () => {
     try {
       const r = record({ userId: "toucher", lastActiveAt: 1_000, expiresAt: 2_000 });
       await store.create(r);
-      await store.touch(r.id, 1_500, 9_000);
+      await store.touch(r.id, r.secretHash, 1_500, 9_000);
       expect(await client.zscore(`${prefix}:u:{toucher}`, r.id)).toBe("2000");
       expect(await store.pruneExpired(5_000, 100)).toBe(0);
       expect(await client.zscore(`${prefix}:u:{toucher}`, r.id)).toBe("9000");

@@ -1,5 +1,5 @@
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { SessionConfigError } from "../../src/contract/errors.js";
 import { redisStore } from "../../src/stores/redis.js";
 import { record } from "../conformance/store.case.js";
@@ -30,9 +30,9 @@ describe("redis store (standalone)", () => {
       const ttl = await client.pttl(`${prefix}:s:{${r.id}}`);
       expect(ttl).toBeGreaterThan(60_000);
       expect(ttl).toBeLessThanOrEqual(70_000);
-      await store.touch(r.id, 2_000, null);
+      await store.touch(r.id, r.secretHash, 2_000, null);
       expect(await client.pttl(`${prefix}:s:{${r.id}}`)).toBe(-1);
-      await store.touch(r.id, 3_000, 4_000);
+      await store.touch(r.id, r.secretHash, 3_000, 4_000);
       expect(await client.pttl(`${prefix}:s:{${r.id}}`)).toBeLessThanOrEqual(11_000);
     } finally {
       await dropRedisKeys(client, prefix);
@@ -72,6 +72,40 @@ describe("redis store (standalone)", () => {
     }
   });
 
+  it("pruning keeps its SCAN position across calls: a run walks the keyspace about once, not once per batch", async () => {
+    const prefix = uniqueName("skt");
+    const store = redisStore({ client, prefix });
+    const scan = vi.spyOn(client, "scan");
+    try {
+      // A run with nothing to do is one walk: the SCAN steps this keyspace takes.
+      expect(await store.pruneExpired(0, 10)).toBe(0);
+      const walk = scan.mock.calls.length;
+      for (let i = 0; i < 300; i += 50) {
+        await Promise.all(
+          Array.from({ length: 50 }, (_, j) => store.create(record({ lastActiveAt: 0, expiresAt: 1_000 + i + j }))),
+        );
+      }
+      scan.mockClear();
+      const batches: number[] = [];
+      for (;;) {
+        const n = await store.pruneExpired(5_000, 7);
+        if (n === 0) break;
+        batches.push(n);
+      }
+      expect(batches.reduce((a, b) => a + b, 0)).toBe(300);
+      expect(Math.max(...batches)).toBeLessThanOrEqual(7);
+      expect(batches.length).toBeGreaterThanOrEqual(43);
+      // 43 batches or more, yet about one walk (plus the steps the 300 new keys add).
+      expect(scan.mock.calls.length).toBeLessThanOrEqual(2 * walk + 3);
+      for (const [, , , , count] of scan.mock.calls) expect(Number(count)).toBeLessThanOrEqual(200);
+      // The walk is over: the next run starts a new one and finds nothing.
+      expect(await store.pruneExpired(5_000, 7)).toBe(0);
+    } finally {
+      scan.mockRestore();
+      await dropRedisKeys(client, prefix);
+    }
+  });
+
   it("reloads its scripts after SCRIPT FLUSH (EVALSHA falls back to EVAL)", async () => {
     const prefix = uniqueName("skt");
     const store = redisStore({ client, prefix });
@@ -79,7 +113,7 @@ describe("redis store (standalone)", () => {
       await client.script("FLUSH");
       const r = record();
       expect(await store.create(r)).toBe(true);
-      expect(await store.touch(r.id, r.lastActiveAt + 1, r.expiresAt)).toBe(true);
+      expect(await store.touch(r.id, r.secretHash, r.lastActiveAt + 1, r.expiresAt)).toBe(true);
     } finally {
       await dropRedisKeys(client, prefix);
     }

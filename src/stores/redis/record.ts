@@ -3,6 +3,8 @@ import type { StoredSession, StoredSessionInfo } from "../../contract/store.js";
 /** Hash fields a session is written with (absent = null); see scripts.ts for the names. */
 export function hashFields(s: StoredSession): Array<string | Buffer> {
   const out: Array<string | Buffer> = [
+    "h",
+    s.secretHash,
     "d",
     Buffer.from(s.data.buffer, s.data.byteOffset, s.data.byteLength),
     "v",
@@ -37,12 +39,16 @@ export function scoreArg(expiresAt: number | null): string {
 const num = (b: Buffer | undefined) => (b === undefined ? null : Number(b.toString("latin1")));
 const text = (b: Buffer | undefined) => (b === undefined ? null : b.toString("utf8"));
 
-/** A session from HGETALL read as buffers; null when the hash is missing. */
+/**
+ * A session from HGETALL read as buffers; null when the hash is missing, or when it has no
+ * secret hash (written before sessionkit stored one: no token can match it).
+ */
 export function parseHash(id: string, h: Record<string, Buffer>): StoredSession | null {
-  if (h.v === undefined) return null;
+  if (h.v === undefined || h.h === undefined) return null;
   const d = h.d;
   return {
     id,
+    secretHash: h.h.toString("latin1"),
     userId: text(h.u),
     // A copy: the reply buffer may be a slice of a larger socket buffer.
     data: d === undefined ? new Uint8Array(0) : new Uint8Array(d),
@@ -56,7 +62,7 @@ export function parseHash(id: string, h: Record<string, Buffer>): StoredSession 
   };
 }
 
-/** A listed session from the values of INFO_FIELDS (u v c a e ip ua m), strings or null. */
+/** A listed session from the values of INFO_FIELDS (u v c a e ip ua m; h is not listed), strings or null. */
 export function parseInfo(id: string, f: ReadonlyArray<string | null | undefined>): StoredSessionInfo {
   const n = (v: string | null | undefined) => (v === null || v === undefined ? null : Number(v));
   return {
