@@ -1,7 +1,6 @@
-import type { SessionStore } from "../contract/store.js";
-import { createSqliteStore, type SqliteStoreOptions } from "./sqlite/store.js";
+import { createSqliteStore, type SqliteStore, type SqliteStoreOptions } from "./sqlite/store.js";
 
-export type { SqliteDatabase, SqliteStatement, SqliteStoreOptions, SqliteTransaction } from "./sqlite/store.js";
+export type { SqliteDatabase, SqliteStatement, SqliteStore, SqliteStoreOptions, SqliteTransaction } from "./sqlite/store.js";
 
 /**
  * A session store in a SQLite database, through better-sqlite3 (an optional peer dependency:
@@ -10,7 +9,8 @@ export type { SqliteDatabase, SqliteStatement, SqliteStoreOptions, SqliteTransac
  *
  * Opening the store creates or upgrades its schema (`migrate: false` leaves that to you: see
  * `schemaSql()`). A file the store opens itself is switched to WAL mode with a busy timeout;
- * every statement is prepared once and reused.
+ * every statement is prepared once and reused. Pruning deletes in small statements and stops
+ * after a few milliseconds, so it never stalls the event loop for long (the engine calls again).
  *
  * @example
  * ```ts
@@ -32,8 +32,8 @@ export type { SqliteDatabase, SqliteStatement, SqliteStoreOptions, SqliteTransac
  * const store = sqliteStore({ database: db, table: "app_sessions" });
  * ```
  */
-export function sqliteStore(options: SqliteStoreOptions): SessionStore & Required<Pick<SessionStore, "migrate" | "schemaSql">> {
-  return createSqliteStore(options) as SessionStore & Required<Pick<SessionStore, "migrate" | "schemaSql">>;
+export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
+  return createSqliteStore(options);
 }
 
 /** The DDL of a fresh SQLite schema for `table` (what `store.schemaSql()` returns), without opening anything. */

@@ -3,13 +3,19 @@ import { createHash } from "node:crypto";
 import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { inspect } from "node:util";
 import Database from "better-sqlite3";
-import { afterAll, describe, expect, it } from "vitest";
-import { createSessions, SessionConfigError, type SessionEvents, type StoredSession } from "../../src/index.js";
-import { MIGRATIONS, type Migration } from "../../src/stores/sqlite/schema.js";
-import { createSqliteStore } from "../../src/stores/sqlite/store.js";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import {
+  createSessions,
+  SessionConfigError,
+  type SessionEvents,
+  type SessionStore,
+  type StoredSession,
+} from "../../src/index.js";
+import { createSql, MIGRATIONS, type Migration } from "../../src/stores/sqlite/schema.js";
 import { sqliteSchemaSql, sqliteStore } from "../../src/stores/sqlite.js";
-import { newId, record, runStoreConformance } from "../conformance/store.case.js";
+import { newId, type RawEdit, record, runStoreConformance } from "../conformance/store.case.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sessionkit-sqlite-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,10 +25,51 @@ const sha = (file: string) => createHash("sha256").update(readFileSync(file)).di
 const SECRET = "sqlite-test-secret-0123456789abcdef0123456789";
 const T0 = 1_700_000_000_123;
 
-runStoreConformance("sqlite (file)", { makeStore: async () => sqliteStore({ path: tempPath() }) });
+/** Writes the columns of a tamper case straight into the table, behind the store's back. */
+function editRow(db: Database.Database, table: string, id: string, change: RawEdit) {
+  const columns: Record<keyof RawEdit, string> = {
+    userId: "user_id",
+    createdAt: "created_at",
+    secretHash: "secret_hash",
+    data: "data",
+  };
+  const fields = (Object.keys(change) as Array<keyof RawEdit>).filter((k) => change[k] !== undefined);
+  const values = fields.map((k) => (k === "data" ? Buffer.from(change.data as Uint8Array) : change[k]));
+  const sets = fields.map((k) => `${columns[k]} = ?`).join(", ");
+  const { changes } = db.prepare(`UPDATE "${table}" SET ${sets} WHERE id = ?`).run(...values, id);
+  if (changes !== 1) throw new Error(`editRaw: no row ${id}`);
+}
+
+// The file store is edited through a second connection to the file, as another process would.
+const files = new WeakMap<SessionStore, string>();
+runStoreConformance("sqlite (file)", {
+  makeStore: async () => {
+    const path = tempPath();
+    const store = sqliteStore({ path });
+    files.set(store, path);
+    return store;
+  },
+  editRaw: async (store, id, change) => {
+    const db = new Database(files.get(store) as string);
+    try {
+      editRow(db, "sessions", id, change);
+    } finally {
+      db.close();
+    }
+  },
+});
+// A private :memory: database has no other connection to edit it through: the suite's
+// default editRaw (an update that keeps the version) stands in.
 runStoreConformance("sqlite (:memory:)", { makeStore: async () => sqliteStore({ path: ":memory:" }) });
+const databases = new WeakMap<SessionStore, Database.Database>();
 runStoreConformance("sqlite (app-owned Database)", {
-  makeStore: async () => sqliteStore({ database: new Database(":memory:"), table: "app_sessions" }),
+  makeStore: async () => {
+    const db = new Database(":memory:");
+    const store = sqliteStore({ database: db, table: "app_sessions" });
+    databases.set(store, db);
+    return store;
+  },
+  editRaw: async (store, id, change) => editRow(databases.get(store) as Database.Database, "app_sessions", id, change),
 });
 
 describe("sqlite store: setup", () => {
@@ -155,38 +202,80 @@ describe("sqlite store: migrations", () => {
     expect(versionOf(path)).toBe(MIGRATIONS.length);
   });
 
-  it("from an older schema version: upgrades in place without losing sessions", async () => {
+  /** A database as sessionkit's schema version 1 left it, with two sessions of the old token format. */
+  function v1Database(path: string) {
+    const db = new Database(path);
+    for (const sql of (MIGRATIONS[0] as Migration)("sessions")) db.exec(sql);
+    db.exec(
+      "CREATE TABLE sessionkit_schema (table_name TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, updated_at INTEGER NOT NULL)",
+    );
+    db.prepare("INSERT INTO sessionkit_schema VALUES ('sessions', 1, 0)").run();
+    const insert = db.prepare("INSERT INTO sessions VALUES (?, ?, ?, 1, ?, ?, NULL, '203.0.113.1', 'old agent', NULL)");
+    // Version 1 keyed rows by SHA-256 of the whole token: 64 hex characters.
+    for (const user of ["old-alice", "old-bob"])
+      insert.run(createHash("sha256").update(user).digest("hex"), user, Buffer.alloc(8), T0, T0);
+    db.close();
+  }
+
+  it("from version 1 with sessions: the upgrade ends the old sessions and adds secret_hash", async () => {
     const path = tempPath();
-    const v1 = createSqliteStore({ path }, MIGRATIONS.slice(0, 1));
-    const r = record({ userId: "kept" });
-    await v1.create(r);
-    await v1.close();
-    expect(versionOf(path)).toBe(1);
-
-    // A later release appends a step; opening with it applies only that step.
-    const step2: Migration = (table) => [
-      `ALTER TABLE "${table}" ADD COLUMN device TEXT`,
-      `CREATE INDEX IF NOT EXISTS "${table}_last_active" ON "${table}" (last_active_at)`,
-    ];
-    const v2 = createSqliteStore({ path }, [...MIGRATIONS.slice(0, 1), step2]);
-    const got = await v2.get(r.id, T0);
-    expect(got?.userId).toBe("kept");
-    expect(Buffer.from(got?.data ?? []).equals(Buffer.from(r.data))).toBe(true);
-    await v2.migrate?.(); // idempotent: the ALTER TABLE is not run twice
-    await v2.close();
+    v1Database(path);
+    const store = sqliteStore({ path });
     expect(versionOf(path)).toBe(2);
+    expect(await store.migrate()).toEqual({ action: "current", from: 2, to: 2 });
+    expect((await store.stats(T0, 10)).total).toBe(0); // old sessions simply end
+    expect(await store.listByUser("old-alice", T0)).toEqual([]);
+    const r = record({ userId: "new" });
+    expect(await store.create(r)).toBe(true);
+    expect((await store.get(r.id, T0))?.secretHash).toBe(r.secretHash);
+    expect(await store.touch(r.id, r.secretHash, T0 + 1, null)).toBe(true);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    const columns = db.prepare("SELECT name, type, \"notnull\" AS nn FROM pragma_table_info('sessions')").all() as Array<{
+      name: string;
+      type: string;
+      nn: number;
+    }>;
+    db.close();
+    expect(columns.find((c) => c.name === "secret_hash")).toEqual({ name: "secret_hash", type: "TEXT", nn: 1 });
+    expect(indexes(path)).toEqual(["sessions_expires_at", "sessions_user_id"]);
+  });
 
-    // This release (version 1) refuses a database a newer release upgraded, and touches nothing.
+  it("migrate() reports what it did: created, upgraded, current", async () => {
+    const fresh = sqliteStore({ path: tempPath(), migrate: false });
+    expect(await fresh.migrate()).toEqual({ action: "created", from: 0, to: 2 });
+    expect(await fresh.migrate()).toEqual({ action: "current", from: 2, to: 2 });
+    await fresh.close();
+    const path = tempPath();
+    v1Database(path);
+    const old = sqliteStore({ path, migrate: false });
+    expect(await old.migrate()).toEqual({ action: "upgraded", from: 1, to: 2 });
+    await old.close();
+  });
+
+  it("refuses a database a newer release upgraded, and touches nothing", async () => {
+    const path = tempPath();
+    await sqliteStore({ path }).close();
+    const db = new Database(path);
+    db.prepare("UPDATE sessionkit_schema SET version = 3").run();
+    db.close();
     const before = sha(path);
-    expect(() => sqliteStore({ path })).toThrow(/schema version 2, newer than this sessionkit knows \(1\).*Upgrade sessionkit/);
+    expect(() => sqliteStore({ path })).toThrow(/schema version 3, newer than this sessionkit knows \(2\).*Upgrade sessionkit/);
     expect(sha(path)).toBe(before);
   });
 
-  it("migrate: false with a table at an older version asks to migrate", async () => {
+  it("migrate: false with a table at an older version: operations ask to migrate, and nothing is deleted until then", async () => {
     const path = tempPath();
-    await createSqliteStore({ path }, MIGRATIONS.slice(0, 1)).close();
-    const step2: Migration = (table) => [`CREATE INDEX IF NOT EXISTS "${table}_x" ON "${table}" (created_at)`];
-    expect(() => createSqliteStore({ path, migrate: false }, [...MIGRATIONS, step2])).toThrow(/version 1.*needs 2.*migrate/);
+    v1Database(path);
+    const store = sqliteStore({ path, migrate: false });
+    await expect(store.get(newId(), T0)).rejects.toThrow(/version 1.*needs 2.*migrate/);
+    await expect(store.create(record())).rejects.toThrow(/version 1.*needs 2.*migrate/);
+    const db = new Database(path, { readonly: true });
+    expect((db.prepare("SELECT count(*) AS n FROM sessions").get() as { n: number }).n).toBe(2);
+    db.close();
+    expect(await store.migrate()).toEqual({ action: "upgraded", from: 1, to: 2 });
+    expect(await store.create(record())).toBe(true);
+    await store.close();
   });
 
   it("migrate: false on an empty database: operations ask for a migration until migrate() runs", async () => {
@@ -205,6 +294,8 @@ describe("sqlite store: migrations", () => {
     await store.close();
     expect(ddl).toBe(sqliteSchemaSql("own_tool"));
     expect(ddl).toMatch(/CREATE TABLE IF NOT EXISTS "own_tool"/);
+    expect(ddl).toMatch(/secret_hash TEXT NOT NULL,/);
+    expect(ddl).not.toMatch(/DELETE|ALTER/); // a fresh schema: nothing that upgrades or deletes
     expect(ddl).toMatch(/CREATE INDEX IF NOT EXISTS "own_tool_user_id" ON "own_tool" \(user_id\)/);
     expect(ddl).toMatch(/CREATE INDEX IF NOT EXISTS "own_tool_expires_at" ON "own_tool" \(expires_at\)/);
     const path = tempPath();
@@ -216,19 +307,29 @@ describe("sqlite store: migrations", () => {
     const mine = sqliteStore({ path, table: "own_tool", migrate: false });
     await mine.create(record());
     await mine.close();
-    expect(versionOf(path, "own_tool")).toBe(1);
+    expect(versionOf(path, "own_tool")).toBe(2);
     expect(before).not.toBe(""); // the file was used as is
   });
 
-  it("a table with our columns but no recorded version (made by hand) is adopted", async () => {
-    const path = tempPath();
-    const db = new Database(path);
-    for (const sql of (MIGRATIONS[0] as Migration)("sessions")) db.exec(sql);
+  it("a table with our columns but no recorded version (made by hand) is adopted at the version its columns show", async () => {
+    const current = tempPath();
+    const db = new Database(current);
+    for (const sql of createSql("sessions")) db.exec(sql);
     db.close();
-    const store = sqliteStore({ path });
+    const store = sqliteStore({ path: current });
     await store.create(record());
+    expect((await store.stats(T0, 1)).total).toBe(1);
     await store.close();
-    expect(versionOf(path)).toBe(1);
+    expect(versionOf(current)).toBe(2);
+
+    const old = tempPath();
+    const v1 = new Database(old);
+    for (const sql of (MIGRATIONS[0] as Migration)("sessions")) v1.exec(sql);
+    v1.close();
+    const adopted = sqliteStore({ path: old });
+    expect(await adopted.migrate()).toEqual({ action: "current", from: 2, to: 2 });
+    await adopted.close();
+    expect(versionOf(old)).toBe(2);
   });
 });
 
@@ -344,28 +445,83 @@ describe("sqlite store: corrupted rows", () => {
 });
 
 describe("sqlite store: pruning", () => {
-  it("sessions.prune() deletes in bounded batches while requests keep working", async () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  async function backlog(n: number) {
     const store = sqliteStore({ path: tempPath() });
-    const calls: number[] = [];
-    const counted = {
-      ...store,
-      pruneExpired: async (now: number, limit: number) => {
-        const n = await store.pruneExpired(now, limit);
-        calls.push(n);
-        return n;
-      },
-    };
-    for (let i = 0; i < 2500; i++) await store.create(record({ expiresAt: T0 + i, data: new Uint8Array(8) }));
+    for (let i = 0; i < n; i += 500) {
+      await Promise.all(
+        Array.from({ length: Math.min(500, n - i) }, (_, j) =>
+          store.create(record({ expiresAt: T0 + i + j, data: new Uint8Array(8) })),
+        ),
+      );
+    }
     const live = record({ expiresAt: null });
     await store.create(live);
-    const sessions = createSessions({ store: counted, secrets: [SECRET], pruneBatchSize: 1000, clock: () => T0 + 10_000 });
-    const reads = Array.from({ length: 20 }, () => store.get(live.id, T0));
-    const [pruned, ...got] = await Promise.all([sessions.prune(), ...reads]);
-    expect(pruned).toBe(2500);
-    expect(calls).toEqual([1000, 1000, 500]);
-    expect(got.every((g) => g?.id === live.id)).toBe(true);
+    return { store, live };
+  }
+
+  it("a call stops by time as well as by count; calls until 0 delete everything and keep live rows", async () => {
+    const { store, live } = await backlog(2500);
+    // A clock that moves 3 ms per reading: the 5 ms slice ends after the second statement.
+    let clock = 0;
+    vi.spyOn(performance, "now").mockImplementation(() => (clock += 3));
+    const calls: number[] = [];
+    for (;;) {
+      const n = await store.pruneExpired(T0 + 10_000, 1000);
+      calls.push(n);
+      if (n === 0) break;
+    }
+    expect(calls.slice(0, 2)).toEqual([400, 400]); // two statements of 200, then time is up
+    expect(calls.reduce((a, b) => a + b, 0)).toBe(2500);
+    expect(calls.at(-1)).toBe(0);
+    expect((await store.get(live.id, T0))?.id).toBe(live.id);
     expect((await store.stats(T0 + 10_000, 10)).total).toBe(1);
-    await sessions.close();
+    await store.close();
+  });
+
+  it("with a real clock, one call over a large backlog stays short and never passes the limit", async () => {
+    const { store } = await backlog(20_000);
+    let total = 0;
+    let longest = 0;
+    for (;;) {
+      const started = performance.now();
+      const n = await store.pruneExpired(T0 + 100_000, 50_000);
+      longest = Math.max(longest, performance.now() - started);
+      expect(n).toBeLessThanOrEqual(50_000);
+      total += n;
+      if (n === 0) break;
+    }
+    expect(total).toBe(20_000);
+    // 5 ms slices plus one statement of 200 rows; generous for a loaded CI machine.
+    expect(longest).toBeLessThan(100);
+    await store.close();
+  }, 60_000);
+
+  it("a small limit is still honoured exactly", async () => {
+    const { store } = await backlog(30);
+    expect(await store.pruneExpired(T0 + 10_000, 7)).toBe(7);
+    expect(await store.pruneExpired(T0 + 10_000, 0)).toBe(0);
+    expect((await store.stats(T0 + 10_000, 1)).expired).toBe(23);
+    await store.close();
+  });
+});
+
+describe("sqlite store: errors carry no session values", () => {
+  it("a failing write reports the cause without the values it was given", async () => {
+    const db = new Database(":memory:");
+    const store = sqliteStore({ database: db });
+    await store.create(record());
+    db.exec("DROP TABLE sessions");
+    const r = record({ userId: "user-7f3a9c", ip: "198.51.100.77", userAgent: "AgentSmith/9.9 (distinctive)" });
+    const error = await store.create(r).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    const text = `${(error as Error).message}\n${inspect(error, { depth: 10 })}`;
+    for (const value of [r.id, r.secretHash, "user-7f3a9c", "198.51.100.77", "AgentSmith"]) expect(text).not.toContain(value);
+    await store.close();
+    db.close();
   });
 });
 
@@ -394,9 +550,8 @@ describe("sqlite store: two processes share one file", () => {
         const next = { ...row, version: row.version + 1, data: new Uint8Array([process.pid % 256, i % 256]) };
         if (await store.update(next, row.version)) won.push(next.version);
         if (i % 7 === 0) {
-          const moved = { ...next, id: "x".repeat(64) };
-          // A rotate that must fail: the version it names is already gone.
-          if (await store.rotate(${JSON.stringify(id)}, row.version, moved)) throw new Error("stale rotate won");
+          // A rotation (new secret hash) that must fail: the version it names is already gone.
+          if (await store.update({ ...next, secretHash: "f".repeat(64) }, row.version)) throw new Error("stale rotation won");
         }
       }
       await store.close();

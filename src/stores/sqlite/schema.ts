@@ -2,17 +2,18 @@
  * The SQLite schema and its migrations.
  *
  * Each table sessionkit owns has its schema version recorded in `sessionkit_schema`
- * (one row per table, so several session tables can share one database file). `migrate()`
- * applies the steps after the recorded version, in one transaction. A later release that
- * changes the schema appends a step here: it never edits an earlier one, so a database at any
- * older version upgrades without losing sessions.
+ * (one row per table, so several session tables can share one database file). A missing table
+ * is created at the latest version from `createSql`; an existing one gets the steps after its
+ * recorded version, in one transaction. A release that changes the schema appends a step here
+ * (and updates `createSql`): it never edits an earlier step, so a database at any older version
+ * upgrades in place.
  */
 
 /** The table that records which schema version each session table is at. */
 export const VERSION_TABLE = "sessionkit_schema";
 
-/** The columns sessionkit reads and writes, with the type each must have. */
-export const COLUMNS = {
+/** The columns of schema version 1, with the type each must have. */
+const COLUMNS_V1 = {
   id: "TEXT",
   user_id: "TEXT",
   data: "BLOB",
@@ -24,6 +25,12 @@ export const COLUMNS = {
   user_agent: "TEXT",
   meta: "TEXT",
 } as const;
+
+/** The columns sessionkit reads and writes at the latest version, with the type each must have. */
+export const COLUMNS = { ...COLUMNS_V1, secret_hash: "TEXT" } as const;
+
+/** The columns a table at `version` must have. */
+export const columnsAt = (version: number): Record<string, string> => (version >= 2 ? COLUMNS : COLUMNS_V1);
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -59,9 +66,36 @@ export const MIGRATIONS: readonly Migration[] = [
     `CREATE INDEX IF NOT EXISTS ${quote(`${table}_user_id`)} ON ${quote(table)} (user_id)`,
     `CREATE INDEX IF NOT EXISTS ${quote(`${table}_expires_at`)} ON ${quote(table)} (expires_at)`,
   ],
+  // 2: the token became `<row id>.<secret>` with only SHA-256(secret) stored. Rows of version 1
+  // are keyed by the hash of the old token, which no new token can name: delete them (old
+  // sessions simply end; users sign in again), then add the secret hash. SQLite adds a NOT NULL
+  // column only with a default; '' never equals a 64-hex hash, so such a row matches no token.
+  (table) => [`DELETE FROM ${quote(table)}`, `ALTER TABLE ${quote(table)} ADD COLUMN secret_hash TEXT NOT NULL DEFAULT ''`],
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;
+
+/**
+ * The latest schema from nothing: what `migrate()` runs on a database without the table. Every
+ * statement is idempotent and destroys nothing, so the script can be applied again.
+ */
+export const createSql = (table: string): string[] => [
+  `CREATE TABLE IF NOT EXISTS ${quote(table)} (
+  id TEXT PRIMARY KEY NOT NULL,
+  secret_hash TEXT NOT NULL,
+  user_id TEXT,
+  data BLOB NOT NULL,
+  version INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_active_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  ip TEXT,
+  user_agent TEXT,
+  meta TEXT
+)`,
+  `CREATE INDEX IF NOT EXISTS ${quote(`${table}_user_id`)} ON ${quote(table)} (user_id)`,
+  `CREATE INDEX IF NOT EXISTS ${quote(`${table}_expires_at`)} ON ${quote(table)} (expires_at)`,
+];
 
 export const versionTableSql = () =>
   `CREATE TABLE IF NOT EXISTS ${quote(VERSION_TABLE)} (
@@ -72,16 +106,20 @@ export const versionTableSql = () =>
 
 /**
  * The whole DDL for a fresh database at the latest version, as one script (what `migrate()`
- * does on an empty database, and what `sessionkit schema` prints).
+ * does on an empty database, and what `sessionkit schema` prints). It creates; it does not
+ * upgrade: a table of an older version needs `migrate()` (the steps above).
  */
-export function schemaScript(table: string, migrations: readonly Migration[] = MIGRATIONS): string {
+export function schemaScript(table: string): string {
   const lines = [
-    `-- sessionkit SQLite schema, version ${migrations.length}, table ${table}`,
+    `-- sessionkit SQLite schema, version ${LATEST_VERSION}, table ${table}`,
     "-- Times are integer milliseconds since the epoch; expires_at NULL = never.",
+    "-- Creates a missing table; a table of an older version is upgraded by store.migrate().",
     `${versionTableSql()};`,
-    ...migrations.flatMap((step) => step(table).map((sql) => `${sql};`)),
-    `INSERT INTO ${quote(VERSION_TABLE)} (table_name, version, updated_at) VALUES ('${table}', ${migrations.length}, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))`,
-    `  ON CONFLICT (table_name) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at;`,
+    ...createSql(table).map((sql) => `${sql};`),
+    `INSERT INTO ${quote(VERSION_TABLE)} (table_name, version, updated_at) VALUES ('${table}', ${LATEST_VERSION}, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))`,
+    // DO NOTHING: run by hand on a database of an older version, the script must not mark a
+    // table it did not upgrade as current (migrate() then upgrades it).
+    `  ON CONFLICT (table_name) DO NOTHING;`,
   ];
   return `${lines.join("\n")}\n`;
 }

@@ -2,10 +2,13 @@ import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
 import { SessionConfigError } from "../../contract/errors.js";
-import type { SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "../../contract/store.js";
+import type { MigrateResult, SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "../../contract/store.js";
+import { blob, type Row, toSession } from "./row.js";
 import {
-  COLUMNS,
+  columnsAt,
+  createSql,
   isValidTableName,
+  LATEST_VERSION,
   MIGRATIONS,
   type Migration,
   quote,
@@ -79,9 +82,29 @@ type DriverConstructor = new (path: string, options?: { timeout?: number; fileMu
 
 const PREFIX = "[sessionkit] [sqlite]";
 const SQLITE_HEADER = "SQLite format 3\0";
-const EMPTY = new Uint8Array(0);
-/** Thrown inside a transaction to roll it back without it being an error. */
-const ROLLBACK = Symbol("rollback");
+/** The columns in the order the statements bind them (`params` below): id first. */
+const ROW_COLUMNS = [
+  "id",
+  "secret_hash",
+  "user_id",
+  "data",
+  "version",
+  "created_at",
+  "last_active_at",
+  "expires_at",
+  "ip",
+  "user_agent",
+  "meta",
+] as const;
+
+/** Rows one prune statement deletes at most: short enough that a statement never stalls. */
+const PRUNE_STEP = 200;
+/**
+ * How long one `pruneExpired` call keeps deleting, in ms. better-sqlite3 is synchronous, so a
+ * call blocks the event loop (and holds the write lock) for as long as it runs; stopping by
+ * time as well as by count bounds that stall whatever the backlog. The engine calls again.
+ */
+const PRUNE_SLICE_MS = 5;
 
 /** Loads better-sqlite3 only when a store is created, so importing this module never needs it. */
 function loadDriver(): DriverConstructor {
@@ -173,76 +196,22 @@ function openError(where: string, error: unknown): Error {
   return new SessionConfigError(`${PREFIX} cannot open ${where}: ${message}`, { cause: error });
 }
 
-interface Row {
-  id: string;
-  user_id: unknown;
-  data: unknown;
-  version: unknown;
-  created_at: unknown;
-  last_active_at: unknown;
-  expires_at: unknown;
-  ip: unknown;
-  user_agent: unknown;
-  meta: unknown;
-}
-
-const int = (v: unknown): number | undefined => (typeof v === "number" && Number.isSafeInteger(v) ? v : undefined);
-const text = (v: unknown): string | null | undefined => (v === null || typeof v === "string" ? v : undefined);
-const blob = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-
-/**
- * Maps a row to a session. A row damaged outside sessionkit (wrong types written by hand, a
- * broken import) is returned with empty data and times that are not expired, so the engine
- * reports it as "undecodable" and gives the request a fresh session instead of crashing.
- */
-function toSession(row: Row, now: number): { session: StoredSession; damaged: boolean } {
-  const version = int(row.version);
-  const createdAt = int(row.created_at);
-  const lastActiveAt = int(row.last_active_at);
-  const expiresAt = row.expires_at === null ? null : int(row.expires_at);
-  const userId = text(row.user_id);
-  const ip = text(row.ip);
-  const userAgent = text(row.user_agent);
-  const meta = text(row.meta);
-  const data = Buffer.isBuffer(row.data) ? new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength) : undefined;
-  if (
-    version === undefined ||
-    createdAt === undefined ||
-    lastActiveAt === undefined ||
-    expiresAt === undefined ||
-    userId === undefined ||
-    ip === undefined ||
-    userAgent === undefined ||
-    meta === undefined ||
-    data === undefined
-  ) {
-    return {
-      damaged: true,
-      session: {
-        id: row.id,
-        userId: userId ?? null,
-        data: EMPTY,
-        version: version ?? 0,
-        createdAt: now,
-        lastActiveAt: now,
-        expiresAt: null,
-        ip: ip ?? null,
-        userAgent: userAgent ?? null,
-        meta: null,
-      },
-    };
-  }
-  return {
-    damaged: false,
-    session: { id: row.id, userId, data, version, createdAt, lastActiveAt, expiresAt, ip, userAgent, meta },
-  };
-}
-
 /** The schema state of one table, read without writing anything. */
 type SchemaState = { table: "missing" | "present"; version: number };
 
-/** Creates the store; `migrations` is replaceable for tests of upgrades from older versions. */
-export function createSqliteStore(options: SqliteStoreOptions, migrations: readonly Migration[] = MIGRATIONS): SessionStore {
+/** A SQLite store: a `SessionStore` whose `migrate()` and `schemaSql()` always exist. */
+export interface SqliteStore extends SessionStore {
+  /**
+   * Creates or upgrades the schema (opening the store already did, unless `migrate: false`);
+   * idempotent. Reports what it did.
+   */
+  migrate(): Promise<MigrateResult>;
+  /** The DDL of the latest schema from nothing, for your own migration tool. */
+  schemaSql(): string;
+}
+
+/** Creates the store (see `sqliteStore`). */
+export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   if (options === null || typeof options !== "object") {
     throw new SessionConfigError(`${PREFIX} sqliteStore() takes { path } or { database }`);
   }
@@ -263,7 +232,7 @@ export function createSqliteStore(options: SqliteStoreOptions, migrations: reado
   if (!Number.isInteger(busyTimeout) || busyTimeout < 0) {
     throw new SessionConfigError(`${PREFIX} busyTimeout must be a non-negative integer of milliseconds, got ${busyTimeout}`);
   }
-  const latest = migrations.length;
+  const latest = LATEST_VERSION;
   const owned = database === undefined;
   const where =
     path === undefined
@@ -314,8 +283,11 @@ export function createSqliteStore(options: SqliteStoreOptions, migrations: reado
     }
     if (!hasTable) return { table: "missing", version: 0 };
     const columns = db.prepare(`SELECT name, type FROM pragma_table_info(?)`).all(table) as Array<{ name: string; type: string }>;
+    // A table with our columns but no recorded version was made from schemaSql() by hand:
+    // its columns tell which version it is.
+    const version = recorded ?? (columns.some((c) => c.name.toLowerCase() === "secret_hash") ? latest : 1);
     const problems: string[] = [];
-    for (const [name, type] of Object.entries(COLUMNS)) {
+    for (const [name, type] of Object.entries(columnsAt(version))) {
       const found = columns.find((c) => c.name.toLowerCase() === name);
       if (!found) problems.push(`no column ${name}`);
       else if (found.type.toUpperCase() !== type) problems.push(`column ${name} is ${found.type || "untyped"}, not ${type}`);
@@ -326,36 +298,45 @@ export function createSqliteStore(options: SqliteStoreOptions, migrations: reado
           `Give sessionkit its own table (sqliteStore({ table: "app_sessions" }), or ?table=app_sessions in a CLI store URL), or move that table away.`,
       );
     }
-    // A table with our columns but no recorded version was made from schemaSql() by hand:
-    // it is at version 1 (every later step keeps these columns).
-    return { table: "present", version: recorded ?? 1 };
+    return { table: "present", version };
   }
 
-  /** Creates or upgrades the schema; a no-op (and no write lock) when it is current. */
-  function migrateNow(): void {
+  /**
+   * Creates or upgrades the schema; a no-op (and no write lock) when it is current. A missing
+   * table is created at the latest version; an older one gets the steps after its version.
+   */
+  function migrateNow(): MigrateResult {
     try {
-      if (inspect().version >= latest && hasVersionRecord()) return;
+      const state = inspect();
+      if (state.version >= latest && hasVersionRecord()) return { action: "current", from: state.version, to: latest };
     } catch (error) {
       throw openError(where, error);
     }
-    const run = db.transaction(() => {
+    const run = db.transaction((): number => {
       // Read again under the write lock: another process may have migrated meanwhile.
       const state = inspect();
       db.exec(versionTableSql());
-      for (let v = state.version + 1; v <= latest; v++) {
-        for (const sql of (migrations[v - 1] as Migration)(table)) db.exec(sql);
+      if (state.table === "missing") for (const sql of createSql(table)) db.exec(sql);
+      else {
+        for (let v = state.version + 1; v <= latest; v++) {
+          for (const sql of (MIGRATIONS[v - 1] as Migration)(table)) db.exec(sql);
+        }
       }
       db.prepare(
         `INSERT INTO ${quote(VERSION_TABLE)} (table_name, version, updated_at) VALUES (?, ?, ?)
          ON CONFLICT (table_name) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at`,
       ).run(table, latest, Date.now());
+      return state.version;
     });
+    let from: number;
     try {
-      run.immediate();
+      from = run.immediate() as number;
     } catch (error) {
       throw openError(where, error);
     }
     statements = null;
+    outdated = null;
+    return { action: from === 0 ? "created" : from < latest ? "upgraded" : "current", from, to: latest };
   }
 
   function hasVersionRecord(): boolean {
@@ -367,6 +348,8 @@ export function createSqliteStore(options: SqliteStoreOptions, migrations: reado
 
   let statements: ReturnType<typeof prepareAll> | null = null;
   let closed = false;
+  /** The version of a table `migrate: false` found older than this release needs; null when fine. */
+  let outdated: number | null = null;
 
   try {
     // Validate before changing anything: a foreign table or a file that is not a database
@@ -380,30 +363,33 @@ export function createSqliteStore(options: SqliteStoreOptions, migrations: reado
     }
     if (owned) db.pragma(`busy_timeout = ${busyTimeout}`);
     if (autoMigrate) migrateNow();
-    else if (state.table === "present" && state.version < latest) {
-      throw new SessionConfigError(
-        `${PREFIX} the table "${table}" in ${where} is at schema version ${state.version}, this sessionkit needs ${latest}. Run store.migrate() or \`sessionkit migrate\`.`,
-      );
-    }
+    // Not at open: so that `migrate: false` then `migrate()` can upgrade (and say so), every
+    // operation refuses the old table until then, as for a missing one.
+    else if (state.table === "present" && state.version < latest) outdated = state.version;
   } catch (error) {
     if (owned) db.close();
     throw openError(where, error);
   }
 
   function prepareAll() {
-    const cols = "id, user_id, data, version, created_at, last_active_at, expires_at, ip, user_agent, meta";
+    const cols = ROW_COLUMNS.join(", ");
     const live = "(expires_at IS NULL OR expires_at > ?)";
     return {
       get: db.prepare(`SELECT ${cols} FROM ${T} WHERE id = ? AND ${live}`),
-      create: db.prepare(`INSERT INTO ${T} (${cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
-      update: db.prepare(
-        `UPDATE ${T} SET user_id = ?, data = ?, version = ?, created_at = ?, last_active_at = ?, expires_at = ?, ip = ?, user_agent = ?, meta = ? WHERE id = ? AND version = ?`,
+      create: db.prepare(
+        `INSERT INTO ${T} (${cols}) VALUES (${ROW_COLUMNS.map(() => "?").join(", ")}) ON CONFLICT (id) DO NOTHING`,
       ),
-      deleteVersion: db.prepare(`DELETE FROM ${T} WHERE id = ? AND version = ?`),
-      touch: db.prepare(`UPDATE ${T} SET last_active_at = ?, expires_at = ? WHERE id = ?`),
+      // Compare-and-set on version; login and rotation are this update with a new secret hash.
+      update: db.prepare(
+        `UPDATE ${T} SET ${ROW_COLUMNS.slice(1)
+          .map((c) => `${c} = ?`)
+          .join(", ")} WHERE id = ? AND version = ?`,
+      ),
+      // Only while the secret is the one the caller holds: a rotated row is not refreshed for the old token.
+      touch: db.prepare(`UPDATE ${T} SET last_active_at = ?, expires_at = ? WHERE id = ? AND secret_hash = ?`),
       delete: db.prepare(`DELETE FROM ${T} WHERE id = ?`),
       listByUser: db.prepare(
-        `SELECT id, user_id, NULL AS data, version, created_at, last_active_at, expires_at, ip, user_agent, meta FROM ${T} WHERE user_id = ? AND ${live}`,
+        `SELECT id, '' AS secret_hash, user_id, NULL AS data, version, created_at, last_active_at, expires_at, ip, user_agent, meta FROM ${T} WHERE user_id = ? AND ${live}`,
       ),
       deleteByUser: db.prepare(`DELETE FROM ${T} WHERE user_id = ? AND id NOT IN (SELECT value FROM json_each(?)) RETURNING id`),
       prune: db.prepare(`DELETE FROM ${T} WHERE rowid IN (SELECT rowid FROM ${T} WHERE expires_at <= ? LIMIT ?)`),
@@ -418,6 +404,11 @@ export function createSqliteStore(options: SqliteStoreOptions, migrations: reado
   function stmts() {
     if (closed) throw new SessionConfigError(`${PREFIX} the store for ${where} is closed`);
     if (statements) return statements;
+    if (outdated !== null) {
+      throw new SessionConfigError(
+        `${PREFIX} the table "${table}" in ${where} is at schema version ${outdated}, this sessionkit needs ${latest}. Run store.migrate() or \`sessionkit migrate\`.`,
+      );
+    }
     try {
       statements = prepareAll();
     } catch (error) {
@@ -432,15 +423,20 @@ export function createSqliteStore(options: SqliteStoreOptions, migrations: reado
     return statements;
   }
 
+  /** Every column but id, in the order of `ROW_COLUMNS`. */
   const params = (s: StoredSession) =>
-    [s.userId, blob(s.data), s.version, s.createdAt, s.lastActiveAt, s.expiresAt, s.ip, s.userAgent, s.meta] as const;
-
-  const rotateTx = db.transaction((oldId: string, expectedVersion: number, s: StoredSession): boolean => {
-    const st = stmts();
-    if (st.deleteVersion.run(oldId, expectedVersion).changes !== 1) return false;
-    if (st.create.run(s.id, ...params(s)).changes !== 1) throw ROLLBACK;
-    return true;
-  });
+    [
+      s.secretHash,
+      s.userId,
+      blob(s.data),
+      s.version,
+      s.createdAt,
+      s.lastActiveAt,
+      s.expiresAt,
+      s.ip,
+      s.userAgent,
+      s.meta,
+    ] as const;
 
   return {
     name: "sqlite",
@@ -454,18 +450,8 @@ export function createSqliteStore(options: SqliteStoreOptions, migrations: reado
     async update(s, expectedVersion) {
       return stmts().update.run(...params(s), s.id, expectedVersion).changes === 1;
     },
-    async rotate(oldId, expectedVersion, s) {
-      stmts();
-      try {
-        // IMMEDIATE takes the write lock up front, so two processes cannot both pass the check.
-        return rotateTx.immediate(oldId, expectedVersion, s) as boolean;
-      } catch (error) {
-        if (error === ROLLBACK) return false;
-        throw error;
-      }
-    },
-    async touch(id, lastActiveAt, expiresAt) {
-      return stmts().touch.run(lastActiveAt, expiresAt, id).changes === 1;
+    async touch(id, secretHash, lastActiveAt, expiresAt) {
+      return stmts().touch.run(lastActiveAt, expiresAt, id, secretHash).changes === 1;
     },
     async delete(id) {
       return stmts().delete.run(id).changes === 1;
@@ -475,7 +461,7 @@ export function createSqliteStore(options: SqliteStoreOptions, migrations: reado
       for (const row of stmts().listByUser.all(userId, now) as Row[]) {
         const { session, damaged } = toSession({ ...row, data: Buffer.alloc(0) }, now);
         if (damaged) continue;
-        const { data: _data, ...info } = session;
+        const { data: _data, secretHash: _hash, ...info } = session;
         out.push(info);
       }
       return out;
@@ -485,7 +471,19 @@ export function createSqliteStore(options: SqliteStoreOptions, migrations: reado
       return rows.map((r) => r.id);
     },
     async pruneExpired(now, limit) {
-      return stmts().prune.run(now, limit).changes;
+      // Small statements until `limit` rows or PRUNE_SLICE_MS: each commits on its own, so
+      // other connections and processes get the write lock in between, and the event loop is
+      // never held longer than about one slice however many rows have expired.
+      const { prune } = stmts();
+      const started = performance.now();
+      let deleted = 0;
+      while (deleted < limit) {
+        const step = Math.min(PRUNE_STEP, limit - deleted);
+        const n = prune.run(now, step).changes;
+        deleted += n;
+        if (n < step || performance.now() - started >= PRUNE_SLICE_MS) break;
+      }
+      return deleted;
     },
     async stats(now, topUsers): Promise<StoreStats> {
       const st = stmts();
@@ -501,10 +499,10 @@ export function createSqliteStore(options: SqliteStoreOptions, migrations: reado
     },
     async migrate() {
       if (closed) throw new SessionConfigError(`${PREFIX} the store for ${where} is closed`);
-      migrateNow();
+      return migrateNow();
     },
     schemaSql() {
-      return schemaScript(table, migrations);
+      return schemaScript(table);
     },
   };
 }
