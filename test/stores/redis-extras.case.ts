@@ -25,15 +25,17 @@ interface RedisSuiteOptions {
   prefix: string;
 }
 
-export interface RedisConformanceOptions extends RedisSuiteOptions {
+interface NewClientOption {
+  /** A new connection of the same kind, as another app server would open; the case quits it. */
+  newClient: () => RedisClient;
+}
+
+export interface RedisConformanceOptions extends RedisSuiteOptions, NewClientOption {
   /** Timeout for the conformance suite's heavy cases. */
   heavyTimeout: number;
 }
 
-export interface RedisExtrasOptions extends RedisSuiteOptions {
-  /** A new connection of the same kind, as another app server would open; the case quits it. */
-  newClient: () => RedisClient;
-}
+export interface RedisExtrasOptions extends RedisSuiteOptions, NewClientOption {}
 
 /** Changes fields of a session hash with a plain HSET/HDEL, as someone with access to Redis could. */
 async function editHash(client: RedisClient, key: string, change: RawEdit) {
@@ -61,6 +63,8 @@ export function runRedisConformance(storeName: string, options: RedisConformance
     dropStore: async (store) => dropRedisKeys(options.client(), prefixes.get(store) as string),
     heavyTimeout: options.heavyTimeout,
     editRaw: (store, id, change) => editHash(options.client(), `${prefixes.get(store)}:s:{${id}}`, change),
+    // The second engine's store: its own connection, as another app server would have.
+    openSecond: async (store) => redisStore({ client: options.newClient(), prefix: prefixes.get(store), closeClient: true }),
   });
 }
 

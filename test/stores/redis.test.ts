@@ -18,8 +18,9 @@ describe("redis store (standalone)", () => {
     await client.quit();
   });
 
-  runRedisConformance("redis", { client: () => client, prefix: "skt", heavyTimeout: 120_000 });
-  runRedisExtras({ client: () => client, newClient: () => new Redis(url, { maxRetriesPerRequest: 1 }), prefix: "skt" });
+  const newClient = () => new Redis(url, { maxRetriesPerRequest: 1 });
+  runRedisConformance("redis", { client: () => client, newClient, prefix: "skt", heavyTimeout: 120_000 });
+  runRedisExtras({ client: () => client, newClient, prefix: "skt" });
 
   it("gives each session a native TTL of its remaining lifetime plus the grace", async () => {
     const prefix = uniqueName("skt");
