@@ -18,7 +18,12 @@ const BACKOFF_CAP_MS = 50;
 
 const bytesEqual = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0;
 const lifetimeEqual = (a: Lifetime | null, b: Lifetime | null) =>
-  a === b || (a !== null && b !== null && a.idle === b.idle && a.absolute === b.absolute);
+  a === b ||
+  (a !== null &&
+    b !== null &&
+    a.idle === b.idle &&
+    a.absolute === b.absolute &&
+    (a.persistent ?? true) === (b.persistent ?? true));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -72,7 +77,11 @@ export function createCommitter(engine: Engine) {
   }
 
   function headersFor(st: SessionState, action: TokenAction, secretHash: string, expiry: number | null, now: number): Headers {
-    if (action === "set") return tokenHeaders(vary, st.transport, tokenValue(st, secretHash), expiry, now);
+    if (action === "set") {
+      // A browser-session cookie (setLifetime({ persistent: false })) carries no expiry; the row keeps its own.
+      const cookieExpiry = st.lifetime?.persistent === false ? null : expiry;
+      return tokenHeaders(vary, st.transport, tokenValue(st, secretHash), cookieExpiry, now);
+    }
     if (action === "clear") return clearingHeaders(vary, st.transport);
     return plainHeaders(vary);
   }
@@ -201,6 +210,7 @@ export function createCommitter(engine: Engine) {
         holdsSomething: true,
         touchDue: touchDue(config.policy, base.lastActiveAt, now),
         payloadChanged: engine.cookiePayloadOf(st.data) !== st.cookiePayload,
+        lifetimeChanged: !lifetimeEqual(st.lifetime, base.lifetime),
         secretKnown: st.secret !== null,
         transport: st.transport.kind,
       };

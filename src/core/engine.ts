@@ -51,8 +51,16 @@ export function createEngine(config: ResolvedConfig): Engine {
       return ok;
     },
     resolveLifetime(options: LifetimeOptions): Lifetime {
-      if (!options || typeof options !== "object") throw new TypeError("[sessionkit] setLifetime() takes { idle?, absolute? }");
+      if (!options || typeof options !== "object") {
+        throw new TypeError("[sessionkit] setLifetime() takes { idle?, absolute?, persistent? }");
+      }
       const out: Lifetime = {};
+      if (options.persistent !== undefined) {
+        if (typeof options.persistent !== "boolean") {
+          throw new TypeError("[sessionkit] setLifetime({ persistent }) takes true or false");
+        }
+        out.persistent = options.persistent;
+      }
       if (options.idle !== undefined) out.idle = bound(parseDuration(options.idle, "idle"), config.maxLifetime.idle, "idle");
       if (options.absolute !== undefined) {
         out.absolute = bound(parseDuration(options.absolute, "absolute"), config.maxLifetime.absolute, "absolute");

@@ -32,6 +32,8 @@ export interface CommitFacts {
   touchDue: boolean;
   /** The cookieKeys values differ from those the cookie carries. */
   payloadChanged: boolean;
+  /** setLifetime() changed the session's timeouts or cookie persistence: the cookie's Max-Age changes with them. */
+  lifetimeChanged?: boolean;
   /**
    * This request knows the secret the row holds. It does not after another request's plain
    * rotate() was merged in: then it writes its changes but sends no token (its own is stale,
@@ -49,7 +51,7 @@ const plan = (effect: StoreEffect, token: TokenAction): Plan => ({ effect, token
  * - A new session is written only once it holds something (no row, no cookie per bot hit).
  * - A changed session is one compare-and-set update; login and rotation are such an update.
  * - An unchanged session writes nothing, except a touch (timestamps only) once per touchInterval.
- * - A cookie is re-sent when it is new, its payload changed, or a touch moved its expiry; a
+ * - A cookie is re-sent when it is new, its payload or lifetime changed, or a touch moved its expiry; a
  *   header transport only ever sends a token that is new.
  */
 export function planCommit(f: CommitFacts): Plan {
@@ -57,7 +59,7 @@ export function planCommit(f: CommitFacts): Plan {
   if (f.destroyed) return plan(f.stored ? "delete" : "none", f.stored || f.hadToken ? "clear" : "none");
   if (!f.stored) return f.holdsSomething ? plan("create", "set") : plan("none", "none");
   if (f.rotated) return plan("update", f.secretKnown ? "set" : "none");
-  if (f.changed) return plan("update", cookie && (f.payloadChanged || f.touchDue) ? "set" : "none");
+  if (f.changed) return plan("update", cookie && (f.payloadChanged || f.lifetimeChanged || f.touchDue) ? "set" : "none");
   if (f.touchDue) return plan("touch", cookie ? "set" : "none");
   return plan("none", "none");
 }

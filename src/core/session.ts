@@ -27,6 +27,12 @@ export interface LifetimeOptions {
   idle?: Duration | null;
   /** Lifetime of this session from its creation; `null` = none (if the maxima allow it). */
   absolute?: Duration | null;
+  /**
+   * `false`: send the cookie without Max-Age/Expires, so the browser drops it when it closes
+   * (what express-session does for `cookie.maxAge = null`). The server-side timeouts still
+   * apply. `true` goes back to a cookie that expires with the session. @default true
+   */
+  persistent?: boolean;
 }
 
 /** The stored row as loaded: the compare-and-set and "what changed?" reference. */
@@ -286,6 +292,7 @@ export class Session<Data extends SessionData = Record<string, unknown>> {
    * ```ts
    * await session.login(user.id);
    * if (form.remember) session.setLifetime({ idle: "30d", absolute: "90d" });
+   * else session.setLifetime({ persistent: false }); // gone when the browser closes
    * ```
    */
   setLifetime(lifetime: LifetimeOptions): void {
