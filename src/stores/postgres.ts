@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { SessionStore, StoredSession } from "../contract/store.js";
+import type { MigrateResult, SessionStore, StoredSession } from "../contract/store.js";
 import { postgresSql } from "./postgres/sql.js";
 import {
   bufferOf,
@@ -8,10 +8,13 @@ import {
   checkPositiveInteger,
   guard,
   infoFromRow,
+  migrateResult,
   missingDriver,
   SCHEMA_VERSION,
+  SqlStoreError,
   sessionFromRow,
   statsFrom,
+  versionFromColumns,
   versionFromComment,
 } from "./sql/shared.js";
 
@@ -74,9 +77,12 @@ export interface PostgresStoreOptions {
 
 /** A PostgreSQL store: a `SessionStore` whose `migrate()` and `schemaSql()` always exist. */
 export interface PostgresStore extends SessionStore {
-  /** Creates the schema, table and indexes if missing; idempotent, safe from many servers at once. */
-  migrate(): Promise<void>;
-  /** The DDL `migrate()` runs, for your own migration tool. */
+  /**
+   * Creates the schema, table and indexes if missing, or upgrades a table of an older schema
+   * version; idempotent, safe from many servers at once. Reports what it did.
+   */
+  migrate(): Promise<MigrateResult>;
+  /** The DDL of the latest schema from nothing, for your own migration tool. */
   schemaSql(): string;
 }
 
@@ -106,13 +112,18 @@ const sqlState = (error: unknown) => (error as { code?: unknown } | null)?.code;
 const errorKinds = {
   isMissingTable: (error: unknown) => sqlState(error) === "42P01", // undefined_table
   isDeadlock: (error: unknown) => sqlState(error) === "40P01", // deadlock_detected
+  // No SQLSTATE (a Node socket error, pg's own timeouts), or class 08 connection exception,
+  // 28 invalid authorization, 3D invalid catalog name, 57P operator intervention.
+  isConnection: (error: unknown) => {
+    const code = sqlState(error);
+    return typeof code !== "string" || !/^[0-9A-Z]{5}$/.test(code) || /^(08|28|3D|57P)/.test(code);
+  },
 };
-const isUniqueViolation = (error: unknown) => sqlState(error) === "23505";
 
 /**
  * A PostgreSQL store on node-postgres (`pg`), for many app servers sharing one database.
- * Every operation is a single statement (compare-and-set updates, `DELETE ... RETURNING`,
- * an atomic rotate), data is `bytea`, times are `timestamptz`, and pruning deletes in bounded
+ * Every operation is a single statement (compare-and-set updates, `DELETE ... RETURNING`),
+ * data is `bytea`, times are `timestamptz`, and pruning deletes in bounded
  * batches under an advisory lock so only one server prunes at a time.
  *
  * The store does not create its table by itself: run `migrate()` once (at deploy time, or
@@ -143,7 +154,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   }
   const poolOptions = { ...options.poolOptions };
   const sql = postgresSql(schema, table);
-  const run = guard(name, sql.qualified, errorKinds);
+  const run = guard(sql.qualified, errorKinds, sql.names);
 
   // Created once, on first use; a failed creation (missing driver) is retried next time.
   let ownPool: Promise<PostgresPool> | null = null;
@@ -168,6 +179,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
 
   const rowValues = (s: StoredSession) => [
     s.id,
+    s.secretHash,
     s.userId,
     bufferOf(s.data),
     s.version,
@@ -179,53 +191,62 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     s.meta,
   ];
 
+  /** The version the table is at: 0 when missing, by its comment, else judged by its columns. */
+  async function schemaVersion(): Promise<number> {
+    const { rows } = await query(sql.schemaState, [sql.qualified]);
+    const state = rows[0] ?? {};
+    if (state.present !== true) return 0;
+    const found = versionFromComment(state.comment);
+    if (found !== null && found > SCHEMA_VERSION) {
+      throw new SqlStoreError(
+        `table ${sql.qualified} has sessionkit schema ${found}, newer than this version of sessionkit knows (${SCHEMA_VERSION}); upgrade sessionkit`,
+        undefined,
+      );
+    }
+    if (found !== null) return found;
+    try {
+      return versionFromColumns(sql.qualified, (state.columns ?? []) as string[]);
+    } catch (error) {
+      throw new SqlStoreError((error as Error).message, undefined);
+    }
+  }
+
   return {
     name,
     get: (id, now) =>
-      run("get", async () => {
+      run(async () => {
         const { rows } = await query(sql.get, [id, now], true);
         return rows[0] ? sessionFromRow(rows[0]) : null;
       }),
-    create: (session) => run("create", async () => (await query(sql.create, rowValues(session), true)).rowCount === 1),
+    create: (session) => run(async () => (await query(sql.create, rowValues(session), true)).rowCount === 1),
     update: (session, expectedVersion) =>
-      run("update", async () => (await query(sql.update, [...rowValues(session), expectedVersion], true)).rowCount === 1),
-    rotate: (oldId, expectedVersion, session) =>
-      run("rotate", async () => {
-        try {
-          return (await query(sql.rotate, [...rowValues(session), oldId, expectedVersion], true)).rowCount === 1;
-        } catch (error) {
-          // The new id exists already: the statement rolled back as a whole, nothing changed.
-          if (isUniqueViolation(error)) return false;
-          throw error;
-        }
-      }),
-    touch: (id, lastActiveAt, expiresAt) =>
-      run("touch", async () => (await query(sql.touch, [id, lastActiveAt, expiresAt], true)).rowCount === 1),
-    delete: (id) => run("delete", async () => (await query(sql.delete, [id], true)).rowCount === 1),
-    listByUser: (userId, now) =>
-      run("listByUser", async () => (await query(sql.listByUser, [userId, now])).rows.map(infoFromRow)),
+      run(async () => (await query(sql.update, [...rowValues(session), expectedVersion], true)).rowCount === 1),
+    touch: (id, secretHash, lastActiveAt, expiresAt) =>
+      run(async () => (await query(sql.touch, [id, secretHash, lastActiveAt, expiresAt], true)).rowCount === 1),
+    delete: (id) => run(async () => (await query(sql.delete, [id], true)).rowCount === 1),
+    listByUser: (userId, now) => run(async () => (await query(sql.listByUser, [userId, now])).rows.map(infoFromRow)),
     deleteByUser: (userId, except = []) =>
-      run("deleteByUser", async () => (await query(sql.deleteByUser, [userId, [...except]])).rows.map((r) => String(r.id))),
+      run(async () => (await query(sql.deleteByUser, [userId, [...except]])).rows.map((r) => String(r.id))),
     pruneExpired: (now, limit) =>
-      run("pruneExpired", async () => (await query(sql.pruneExpired, [now, checkCount(name, "limit", limit)])).rowCount ?? 0),
+      run(async () => (await query(sql.pruneExpired, [now, checkCount(name, "limit", limit)])).rowCount ?? 0),
     stats: (now, topUsers) =>
-      run("stats", async () => {
+      run(async () => {
         const { rows } = await query(sql.stats, [now, checkCount(name, "topUsers", topUsers)]);
         const row = rows[0] ?? {};
         const top = typeof row.top === "string" ? JSON.parse(row.top) : row.top;
         return statsFrom(row.total, row.active, (top ?? []) as Array<Record<string, unknown>>, topUsers);
       }),
     migrate: () =>
-      run("migrate", async () => {
-        const { rows } = await query(sql.schemaVersion, [sql.qualified]);
-        const found = versionFromComment(rows[0]?.comment);
-        if (found !== null && found > SCHEMA_VERSION) {
-          throw new Error(
-            `table ${sql.qualified} has sessionkit schema ${found}, newer than this version of sessionkit knows (${SCHEMA_VERSION}); upgrade sessionkit`,
-          );
+      run(async () => {
+        // Read first, so a current table costs one query and takes no lock. The scripts check
+        // again under the lock: with several servers migrating at once, each reports what it
+        // found, and only one of them changes anything.
+        const from = await schemaVersion();
+        if (from < SCHEMA_VERSION) {
+          // No parameters: pg sends it with the simple protocol, as one implicit transaction.
+          await (await pool()).query({ text: from === 0 ? sql.migrateCreate : sql.migrateUpgrade(from) });
         }
-        // No parameters: pg sends it with the simple protocol, as one implicit transaction.
-        await (await pool()).query({ text: sql.migrate });
+        return migrateResult(from);
       }),
     schemaSql: () => sql.ddl,
     async close() {

@@ -1,11 +1,26 @@
 import pg from "pg";
 import { afterAll, beforeAll, expect, it, describe as plainDescribe } from "vitest";
-import { SessionConfigError, SessionStoreError } from "../../src/index.js";
+import { SessionConfigError, SessionError } from "../../src/index.js";
 import { postgresSql } from "../../src/stores/postgres/sql.js";
 import { type PostgresStore, postgresStore } from "../../src/stores/postgres.js";
-import { record, runStoreConformance } from "../conformance/store.case.js";
+import { type RawEdit, record, runStoreConformance } from "../conformance/store.case.js";
 import { describeWithService, uniqueName } from "../helpers/services.js";
-import { runSqlExtras } from "./sql-extras.case.js";
+import { DISTINCTIVE, expectNoValues, runSqlExtras } from "./sql-extras.case.js";
+
+/** The UPDATE a tamper case makes behind the store's back: `[sql, values]`. */
+function rawUpdate(table: string, id: string, change: RawEdit): [string, unknown[]] {
+  const values: unknown[] = [id];
+  const sets: string[] = [];
+  const set = (column: string, value: unknown, wrap = (param: string) => param) => {
+    values.push(value);
+    sets.push(`${column} = ${wrap(`$${values.length}`)}`);
+  };
+  if (change.userId !== undefined) set("user_id", change.userId);
+  if (change.createdAt !== undefined) set("created_at", change.createdAt, (p) => `to_timestamp(${p}::int8 / 1000.0)`);
+  if (change.secretHash !== undefined) set("secret_hash", change.secretHash);
+  if (change.data !== undefined) set("data", Buffer.from(change.data));
+  return [`UPDATE "${table}" SET ${sets.join(", ")} WHERE id = $1`, values];
+}
 
 const { url, describe } = describeWithService("postgres");
 const T0 = 1_700_000_000_123;
@@ -35,6 +50,11 @@ describe(`postgres store (${url})`, () => {
     dropStore: async () => {
       await pool.query(`TRUNCATE "${table}"`);
     },
+    editRaw: async (_store, id, change) => {
+      const [sql, values] = rawUpdate(table, id, change);
+      const { rowCount } = await pool.query(sql, values);
+      if (rowCount !== 1) throw new Error(`editRaw: no row ${id}`);
+    },
   });
 
   describe("postgres extras", () => {
@@ -62,8 +82,10 @@ describe(`postgres store (${url})`, () => {
       expect(ddl).toMatch(/expires_at timestamptz/);
       const { rows } = await pool.query("SELECT indexname FROM pg_indexes WHERE tablename = $1 ORDER BY indexname", [extra]);
       expect(rows.map((r) => r.indexname)).toEqual([`${extra}_expires_at_idx`, `${extra}_pkey`, `${extra}_user_id_idx`]);
+      expect(ddl).toMatch(/secret_hash text NOT NULL/);
+      expect(ddl).not.toMatch(/DELETE|ALTER/); // a fresh schema: nothing that upgrades or deletes
       const comment = await pool.query("SELECT obj_description(to_regclass($1), 'pg_class') AS c", [`public."${extra}"`]);
-      expect(comment.rows[0].c).toBe("sessionkit schema 1");
+      expect(comment.rows[0].c).toBe("sessionkit schema 2");
     });
 
     it("migrate() refuses a table a newer sessionkit migrated", async () => {
@@ -71,7 +93,7 @@ describe(`postgres store (${url})`, () => {
       await store.migrate();
       await pool.query(`COMMENT ON TABLE "${extra}" IS 'sessionkit schema 99'`);
       await expect(store.migrate()).rejects.toThrow(/schema 99, newer than/);
-      await pool.query(`COMMENT ON TABLE "${extra}" IS 'sessionkit schema 1'`);
+      await pool.query(`COMMENT ON TABLE "${extra}" IS 'sessionkit schema 2'`);
     });
 
     it("a custom schema is created by migrate() and used by every query", async () => {
@@ -94,6 +116,18 @@ describe(`postgres store (${url})`, () => {
       truncate: async (table) => {
         await pool.query(`TRUNCATE "${table}"`);
       },
+      exec: async (sql) => (await pool.query(sql)).rows,
+      quote: (table) => `"${table}"`,
+      // The DDL of schema version 1, and two sessions keyed by the hash of an old-format token.
+      v1Table: (table, comment) => [
+        `CREATE TABLE "${table}" (id text PRIMARY KEY, user_id text, data bytea NOT NULL, version bigint NOT NULL,
+          created_at timestamptz NOT NULL, last_active_at timestamptz NOT NULL, expires_at timestamptz, ip text, user_agent text, meta text)`,
+        `CREATE INDEX "${table}_user_id_idx" ON "${table}" (user_id)`,
+        `CREATE INDEX "${table}_expires_at_idx" ON "${table}" (expires_at)`,
+        ...(comment ? [`COMMENT ON TABLE "${table}" IS 'sessionkit schema 1'`] : []),
+        `INSERT INTO "${table}" (id, user_id, data, version, created_at, last_active_at)
+          SELECT encode(sha256(u::bytea), 'hex'), u, '\\x00', 1, now(), now() FROM unnest(ARRAY['old-alice', 'old-bob']) AS u`,
+      ],
       holdPruneLock: async (table) => {
         const key = postgresSql("public", table).pruneLockKey;
         const holder = await pool.connect();
@@ -131,26 +165,53 @@ plainDescribe("postgres store without a server", () => {
     };
   };
 
-  it("retries a deadlock victim, then reports a SessionStoreError keeping the cause", async () => {
+  it("retries a deadlock victim, then throws a plain error with the driver's code", async () => {
     const deadlock = Object.assign(new Error("deadlock detected"), { code: "40P01" });
     const once = fakePool([deadlock]);
-    expect(await postgresStore({ pool: once.pool }).delete("a".repeat(64))).toBe(true);
+    expect(await postgresStore({ pool: once.pool }).delete("a".repeat(32))).toBe(true);
     expect(once.texts.length).toBe(2);
 
     const always = fakePool([deadlock, deadlock, deadlock, deadlock]);
     const error = await postgresStore({ pool: always.pool })
-      .delete("a".repeat(64))
+      .delete("a".repeat(32))
       .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(SessionStoreError);
-    expect((error as SessionStoreError).cause).toBe(deadlock);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(SessionError); // the engine wraps it, once
+    expect((error as Error).message).toBe("deadlock detected");
+    expect((error as { code?: unknown }).code).toBe("40P01");
     expect(always.texts.length).toBe(3);
   });
 
   it("does not retry other errors", async () => {
     const other = Object.assign(new Error("syntax error"), { code: "42601" });
     const fake = fakePool([other]);
-    await expect(postgresStore({ pool: fake.pool }).delete("a".repeat(64))).rejects.toThrow(/delete failed: syntax error/);
+    await expect(postgresStore({ pool: fake.pool }).delete("a".repeat(32))).rejects.toThrow(/^syntax error$/);
     expect(fake.texts.length).toBe(1);
+  });
+
+  it("drops the driver's detail and quoted values; keeps its codes and the store's own names", async () => {
+    // What pg reports for a value too long for a column: the row in `detail`, the value in `where`.
+    const driver = Object.assign(new Error(`invalid input syntax for type bigint: "${DISTINCTIVE.userId}"`), {
+      code: "22P02",
+      detail: `Failing row contains (${DISTINCTIVE.userId}, ${DISTINCTIVE.ip}, ${DISTINCTIVE.userAgent}).`,
+      where: `unnamed portal parameter $3 = '${DISTINCTIVE.userAgent}'`,
+    });
+    const error = await postgresStore({ pool: fakePool([driver]).pool })
+      .create(record(DISTINCTIVE))
+      .catch((e: unknown) => e);
+    expectNoValues(error, Object.values(DISTINCTIVE));
+    expect((error as Error).message).toBe('invalid input syntax for type bigint: "…"');
+    expect((error as { code?: unknown }).code).toBe("22P02");
+    const named = Object.assign(
+      new Error('null value in column "secret_hash" of relation "sessions" violates not-null constraint'),
+      {
+        code: "23502",
+      },
+    );
+    const kept = await postgresStore({ pool: fakePool([named]).pool })
+      .create(record())
+      .catch((e: unknown) => e);
+    expect((kept as Error).message).toBe(named.message);
   });
 
   it("schemaSql() needs no connection: the pool is made on the first query", () => {

@@ -5,14 +5,32 @@
  * (quoting, how the prune lock is held) comes in through the options; cases only one of them
  * can run stay in that file.
  */
+import { inspect } from "node:util";
 import { expect, it } from "vitest";
-import { type SessionStore, SessionStoreError } from "../../src/index.js";
+import { type MigrateResult, SessionError, type SessionStore } from "../../src/index.js";
 import { record } from "../conformance/store.case.js";
 import { uniqueName } from "../helpers/services.js";
 
 const T0 = 1_700_000_000_123;
 
-type SqlStore = SessionStore & { migrate(): Promise<void> };
+type SqlStore = SessionStore & { migrate(): Promise<MigrateResult> };
+
+/** Values no message about a failure may contain (the store bound them to the statement). */
+export const DISTINCTIVE = {
+  userId: "user-7f3a9c-distinctive",
+  ip: "198.51.100.77",
+  userAgent: "AgentSmith/9.9 (distinctive)",
+  meta: '{"device":"distinctive-phone"}',
+};
+
+/** Asserts that `error` is a plain store error whose message and whole cause chain contain none of `values`. */
+export function expectNoValues(error: unknown, values: readonly string[]) {
+  expect(error).toBeInstanceOf(Error);
+  // Stores throw plain errors; the engine wraps them once in SessionStoreError.
+  expect(error).not.toBeInstanceOf(SessionError);
+  const text = `${(error as Error).message}\n${inspect(error, { depth: 10 })}`;
+  for (const value of values) expect(text).not.toContain(value);
+}
 
 export interface SqlExtrasOptions {
   /** `SessionStoreError.store` of this store. */
@@ -31,6 +49,12 @@ export interface SqlExtrasOptions {
   truncate: (table: string) => Promise<void>;
   /** Takes the prune lock for `table` on a connection of the app's pool; the returned function lets it go. */
   holdPruneLock: (table: string) => Promise<() => Promise<void>>;
+  /** Runs SQL on the app's pool; returns the rows. */
+  exec: (sql: string) => Promise<Array<Record<string, unknown>>>;
+  /** The statements that make `table` as schema version 1 made it (with its version comment when `comment`). */
+  v1Table: (table: string, comment: boolean) => string[];
+  /** `table` quoted for this dialect. */
+  quote: (table: string) => string;
 }
 
 export function runSqlExtras(options: SqlExtrasOptions) {
@@ -52,13 +76,72 @@ export function runSqlExtras(options: SqlExtrasOptions) {
     }
   });
 
-  it("before migrate(), operations fail with a SessionStoreError that says to migrate", async () => {
+  it("before migrate(), operations fail with an error that says to migrate (the engine wraps it once)", async () => {
     const store = options.onPool(uniqueName(options.missingPrefix));
     const error = await store.get(record().id, T0).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(SessionStoreError);
-    expect((error as SessionStoreError).store).toBe(options.storeName);
-    expect((error as SessionStoreError).operation).toBe("get");
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(SessionError);
     expect((error as Error).message).toMatch(/does not exist; run store.migrate\(\)/);
+    expect((error as Error).name).toBe("SqlStoreError");
+  });
+
+  it("migrate() reports created, then current", async () => {
+    const fresh = uniqueName(`${options.missingPrefix}_new`);
+    const store = options.onPool(fresh);
+    try {
+      expect(await store.migrate()).toEqual({ action: "created", from: 0, to: 2 });
+      expect(await store.migrate()).toEqual({ action: "current", from: 2, to: 2 });
+    } finally {
+      await options.exec(`DROP TABLE IF EXISTS ${options.quote(fresh)}`);
+    }
+  });
+
+  for (const comment of [true, false]) {
+    it(`from a version 1 table with sessions${comment ? "" : " and no version comment"}: the upgrade ends the old sessions and adds secret_hash`, async () => {
+      const old = uniqueName(`${options.missingPrefix}_v1`);
+      try {
+        for (const sql of options.v1Table(old, comment)) await options.exec(sql);
+        const store = options.onPool(old);
+        expect(await store.migrate()).toEqual({ action: "upgraded", from: 1, to: 2 });
+        expect((await store.stats(T0, 10)).total).toBe(0); // old sessions simply end
+        const r = record({ userId: "new" });
+        expect(await store.create(r)).toBe(true);
+        expect((await store.get(r.id, T0))?.secretHash).toBe(r.secretHash);
+        expect(await store.touch(r.id, r.secretHash, T0 + 1, null)).toBe(true);
+        // A second server migrating afterwards changes nothing and deletes no new session.
+        expect(await options.onPool(old).migrate()).toEqual({ action: "current", from: 2, to: 2 });
+        expect((await store.get(r.id, T0))?.id).toBe(r.id);
+      } finally {
+        await options.exec(`DROP TABLE IF EXISTS ${options.quote(old)}`);
+      }
+    });
+  }
+
+  it("migrate() refuses a table of the same name that is not sessionkit's, and deletes nothing", async () => {
+    const foreign = uniqueName(`${options.missingPrefix}_foreign`);
+    try {
+      await options.exec(`CREATE TABLE ${options.quote(foreign)} (sid VARCHAR(64) PRIMARY KEY, sess TEXT)`);
+      await options.exec(`INSERT INTO ${options.quote(foreign)} (sid, sess) VALUES ('a', '{}')`);
+      await expect(options.onPool(foreign).migrate()).rejects.toThrow(/not created by sessionkit.*nothing was changed/);
+      const rows = await options.exec(`SELECT count(*) AS n FROM ${options.quote(foreign)}`);
+      expect(Number(rows[0]?.n)).toBe(1);
+    } finally {
+      await options.exec(`DROP TABLE IF EXISTS ${options.quote(foreign)}`);
+    }
+  });
+
+  it("a failing write carries no bound value in its message or cause chain", async () => {
+    const store = options.onPool(table);
+    await store.migrate();
+    // NOT NULL violated: PostgreSQL's detail would list the whole row, mysql2's `sql` inlines every value.
+    const r = record({ ...DISTINCTIVE, secretHash: null as never });
+    const error = await store.create(r).catch((e: unknown) => e);
+    expectNoValues(error, [r.id, ...Object.values(DISTINCTIVE)]);
+    expect((error as { code?: unknown }).code).toBeTypeOf("string");
+    const stored = record(DISTINCTIVE);
+    await store.create(stored);
+    const update = await store.update({ ...stored, secretHash: null as never, version: 2 }, 1).catch((e: unknown) => e);
+    expectNoValues(update, [stored.id, stored.secretHash, ...Object.values(DISTINCTIVE)]);
   });
 
   it("close() leaves the app's pool open; a store from a URL ends its own pool", async () => {

@@ -25,11 +25,14 @@ export function postgresSql(schema: string, table: string) {
   const qualified = `${quote(schema)}.${quote(table)}`;
   const migrateLock = lockKey("migrate", schema, table);
   const pruneLock = lockKey("prune", schema, table);
+  const comment = `COMMENT ON TABLE ${qualified} IS '${schemaComment(SCHEMA_VERSION)}';`;
 
+  /** The latest schema from nothing; every statement is idempotent and destroys nothing. */
   const ddl = [
     ...(schema === "public" ? [] : [`CREATE SCHEMA IF NOT EXISTS ${quote(schema)};`]),
     `CREATE TABLE IF NOT EXISTS ${qualified} (
   id text PRIMARY KEY,
+  secret_hash text NOT NULL,
   user_id text,
   data bytea NOT NULL,
   version bigint NOT NULL,
@@ -42,34 +45,54 @@ export function postgresSql(schema: string, table: string) {
 );`,
     `CREATE INDEX IF NOT EXISTS ${quote(`${table}_user_id_idx`)} ON ${qualified} (user_id);`,
     `CREATE INDEX IF NOT EXISTS ${quote(`${table}_expires_at_idx`)} ON ${qualified} (expires_at);`,
-    `COMMENT ON TABLE ${qualified} IS '${schemaComment(SCHEMA_VERSION)}';`,
+    comment,
   ].join("\n");
+
+  /**
+   * The upgrade steps, by the version each one reaches; never edit one, append the next.
+   * Each checks the table under the migration lock, so a server that read an old version just
+   * before another one upgraded does nothing a second time (and deletes no new session).
+   */
+  const steps: Record<number, string> = {
+    // 2: rows of version 1 are keyed by the hash of the old token, which no new token can name:
+    // delete them (old sessions end, users sign in again), then add the secret hash.
+    2: `DO $sessionkit$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('${qualified}') AND attname = 'secret_hash' AND NOT attisdropped) THEN
+    DELETE FROM ${qualified};
+    ALTER TABLE ${qualified} ADD COLUMN secret_hash text NOT NULL;
+  END IF;
+END $sessionkit$;`,
+  };
 
   return {
     qualified,
+    /** The names a driver message may keep (see `scrubMessage`). */
+    names: [schema, table, `${table}_pkey`, `${table}_user_id_idx`, `${table}_expires_at_idx`],
     ddl,
     /**
      * One simple-protocol script: PostgreSQL runs it as one implicit transaction, and the
      * transaction-level advisory lock makes servers that migrate at the same time take turns.
      */
-    migrate: `SELECT pg_advisory_xact_lock(${migrateLock});\n${ddl}`,
-    /** The version comment, or null when the table does not exist yet. */
-    schemaVersion: `SELECT obj_description(to_regclass($1), 'pg_class') AS comment`,
-    get: `SELECT ${INFO_COLUMNS}, data FROM ${qualified} WHERE id = $1 AND ${live("$2")}`,
-    create: `INSERT INTO ${qualified} (id, user_id, data, version, created_at, last_active_at, expires_at, ip, user_agent, meta)
-VALUES ($1, $2, $3, $4, ${ts("$5")}, ${ts("$6")}, ${ts("$7")}, $8, $9, $10) ON CONFLICT (id) DO NOTHING`,
-    update: `UPDATE ${qualified} SET user_id = $2, data = $3, version = $4, created_at = ${ts("$5")}, last_active_at = ${ts("$6")},
-expires_at = ${ts("$7")}, ip = $8, user_agent = $9, meta = $10 WHERE id = $1 AND version = $11`,
-    /**
-     * Delete-then-insert in one statement, so it is atomic without a transaction: the insert
-     * only happens when the compare-and-set delete found the row. A clash on the new id fails
-     * the whole statement (the delete included), which the store reports as `false`.
-     */
-    rotate: `WITH moved AS (DELETE FROM ${qualified} WHERE id = $11 AND version = $12 RETURNING 1)
-INSERT INTO ${qualified} (id, user_id, data, version, created_at, last_active_at, expires_at, ip, user_agent, meta)
-SELECT $1::text, $2::text, $3::bytea, $4::int8, ${ts("$5")}, ${ts("$6")}, ${ts("$7")}, $8::text, $9::text, $10::text
-WHERE EXISTS (SELECT 1 FROM moved)`,
-    touch: `UPDATE ${qualified} SET last_active_at = ${ts("$2")}, expires_at = ${ts("$3")} WHERE id = $1`,
+    migrateCreate: `SELECT pg_advisory_xact_lock(${migrateLock});\n${ddl}`,
+    /** The same, for a table at version `from`: the steps after it, then the new version comment. */
+    migrateUpgrade: (from: number) => {
+      const todo = Object.entries(steps)
+        .filter(([to]) => Number(to) > from)
+        .sort(([a], [b]) => Number(a) - Number(b))
+        .map(([, sql]) => sql);
+      return [`SELECT pg_advisory_xact_lock(${migrateLock});`, ...todo, comment].join("\n");
+    },
+    /** Where the table stands: whether it exists, its version comment and its columns. */
+    schemaState: `SELECT to_regclass($1) IS NOT NULL AS present, obj_description(to_regclass($1), 'pg_class') AS comment,
+ARRAY(SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped) AS columns`,
+    get: `SELECT ${INFO_COLUMNS}, secret_hash, data FROM ${qualified} WHERE id = $1 AND ${live("$2")}`,
+    create: `INSERT INTO ${qualified} (id, secret_hash, user_id, data, version, created_at, last_active_at, expires_at, ip, user_agent, meta)
+VALUES ($1, $2, $3, $4, $5, ${ts("$6")}, ${ts("$7")}, ${ts("$8")}, $9, $10, $11) ON CONFLICT (id) DO NOTHING`,
+    /** Compare-and-set on version; login and rotation are this update with a new secret hash. */
+    update: `UPDATE ${qualified} SET secret_hash = $2, user_id = $3, data = $4, version = $5, created_at = ${ts("$6")},
+last_active_at = ${ts("$7")}, expires_at = ${ts("$8")}, ip = $9, user_agent = $10, meta = $11 WHERE id = $1 AND version = $12`,
+    /** Only while the secret is the one the caller holds: a rotated row is not refreshed for the old token. */
+    touch: `UPDATE ${qualified} SET last_active_at = ${ts("$3")}, expires_at = ${ts("$4")} WHERE id = $1 AND secret_hash = $2`,
     delete: `DELETE FROM ${qualified} WHERE id = $1`,
     listByUser: `SELECT ${INFO_COLUMNS} FROM ${qualified} WHERE user_id = $1 AND ${live("$2")}`,
     deleteByUser: `DELETE FROM ${qualified} WHERE user_id = $1 AND NOT (id = ANY($2::text[])) RETURNING id`,
