@@ -1,5 +1,6 @@
 import type { Handle, RequestEvent } from "@sveltejs/kit";
-import { applySessionHeaders, type Session, type Sessions } from "../index.js";
+import type { Session, Sessions } from "../index.js";
+import { applySessionHeaders } from "../http/apply-headers.js";
 
 /** Options of the SvelteKit handle. */
 export interface SvelteKitSessionOptions {
