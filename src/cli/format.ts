@@ -1,4 +1,5 @@
 /** Output helpers for the CLI: plain text that reads well in a terminal and greps well in a pipe. */
+import type { MigrateResult } from "../contract/store.js";
 
 /** A time as an ISO string; `null` as the given word. */
 export const iso = (ms: number | null, none = "never") => (ms === null ? none : new Date(ms).toISOString());
@@ -18,4 +19,17 @@ export function table(headers: string[], rows: string[][], max: Array<number | u
       .join("  ")
       .trimEnd();
   return [line(headers), ...cells.map(line)].join("\n");
+}
+
+/** What `migrate` did, in words; `undefined` is a store that reports nothing (older stores). */
+export function migrateMessage(result: MigrateResult | undefined, where: string): string {
+  if (result === undefined) return `schema is up to date: ${where}`;
+  switch (result.action) {
+    case "created":
+      return `created the sessions table (schema version ${result.to}): ${where}`;
+    case "upgraded":
+      return `upgraded the sessions table from schema version ${result.from} to ${result.to}: ${where}`;
+    default:
+      return `already at schema version ${result.to}, nothing to do: ${where}`;
+  }
 }

@@ -8,6 +8,7 @@
  * ```ts
  * postgres: {
  *   example: "postgres://user:password@localhost:5432/app",
+ *   product: "PostgreSQL", // for advice such as "is PostgreSQL running at ...?"
  *   async open(url, { create }) {
  *     const { postgresStore } = await import("../stores/postgres.js");
  *     const store = postgresStore({ connectionString: url });
@@ -24,33 +25,11 @@
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import type { SessionStore } from "../contract/store.js";
-import { sqlServerDriver } from "../stores/sql/cli-driver.js";
+import { ShellFailure } from "./failure.js";
+import { sqlServerDriver } from "./sql-driver.js";
+import { type OpenedStore, type StoreDriver, UsageError } from "./store-driver.js";
 
-/** A mistake in how the command was called: printed with a hint, exit code 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
-
-/** An open store plus a human description of where it is, for messages. */
-export interface OpenedStore {
-  store: SessionStore;
-  /** e.g. "/srv/app/sessions.sqlite (table sessions)"; never contains a password. */
-  where: string;
-}
-
-export interface StoreDriver {
-  /** An example URL, shown in `--help` and in error messages. */
-  example: string;
-  /**
-   * Opens the store. `create: true` (the `migrate` command) may create the database and
-   * schema; `create: false` (every other command) must not create or change anything, and
-   * fails clearly when there is nothing there yet.
-   */
-  open(url: string, options: { create: boolean }): Promise<OpenedStore>;
-  /** The DDL `migrate` would run, ideally without connecting. */
-  schemaSql(url: string): Promise<string>;
-}
+export { type OpenedStore, type StoreDriver, UsageError } from "./store-driver.js";
 
 /** Reads `sqlite:PATH[?table=NAME]` (also `sqlite://PATH` and `sqlite::memory:`). */
 export function parseSqliteUrl(url: string): { path: string; table: string | undefined } {
@@ -66,22 +45,34 @@ export function parseSqliteUrl(url: string): { path: string; table: string | und
   return { path, table: query.get("table") ?? undefined };
 }
 
+/** A Redis scheme; ioredis is imported only when such a URL is used. */
+function redisDriver(example: string, product: string): StoreDriver {
+  return {
+    example,
+    product,
+    open: async (url) => (await import("./redis-url.js")).openRedisUrl(url),
+    schemaSql: async (url) => (await import("./redis-url.js")).redisSchemaNote(url),
+  };
+}
+
 /** Store URL scheme (without the colon) -> how to open it. */
 export const STORE_DRIVERS: Readonly<Record<string, StoreDriver>> = {
   sqlite: {
     example: "sqlite:./sessions.sqlite",
+    product: "SQLite",
     async open(url, { create }) {
       const { path, table } = parseSqliteUrl(url);
       const memory = path === ":memory:";
       const where = `${memory ? ":memory:" : resolve(path)} (table ${table ?? "sessions"})`;
       if (!create && !memory && !existsSync(path)) {
-        throw new Error(
+        throw new ShellFailure(
           `no database at ${resolve(path)}. Check --store, or create it with \`sessionkit migrate --store ${url}\`.`,
         );
       }
       const { sqliteStore } = await import("../stores/sqlite.js");
-      // Only `migrate` creates or upgrades the schema; the other commands use it as it is.
-      const store = sqliteStore({ path, table, migrate: create });
+      // Never at open: `migrate` calls store.migrate() itself, which reports what it did
+      // (created, upgraded, current); the other commands use the schema as it is.
+      const store = sqliteStore({ path, table, migrate: false });
       return { store, where };
     },
     async schemaSql(url) {
@@ -90,19 +81,12 @@ export const STORE_DRIVERS: Readonly<Record<string, StoreDriver>> = {
       return sqliteSchemaSql(table);
     },
   },
-  postgres: sqlServerDriver("postgres", UsageError),
-  postgresql: sqlServerDriver("postgresql", UsageError),
-  mysql: sqlServerDriver("mysql", UsageError),
-  redis: {
-    example: "redis://127.0.0.1:6379?prefix=sessionkit",
-    open: async (url) => (await import("../stores/redis/url.js")).openRedisUrl(url, (m) => new UsageError(m)),
-    schemaSql: async (url) => (await import("../stores/redis/url.js")).redisSchemaNote(url, (m) => new UsageError(m)),
-  },
-  "redis-cluster": {
-    example: "redis-cluster://127.0.0.1:7000,127.0.0.1:7001",
-    open: async (url) => (await import("../stores/redis/url.js")).openRedisUrl(url, (m) => new UsageError(m)),
-    schemaSql: async (url) => (await import("../stores/redis/url.js")).redisSchemaNote(url, (m) => new UsageError(m)),
-  },
+  postgres: sqlServerDriver("postgres"),
+  postgresql: sqlServerDriver("postgresql"),
+  mysql: sqlServerDriver("mysql"),
+  redis: redisDriver("redis://127.0.0.1:6379?prefix=sessionkit", "Redis"),
+  rediss: redisDriver("rediss://user:password@redis.example.com:6380", "Redis"),
+  "redis-cluster": redisDriver("redis-cluster://127.0.0.1:7000,127.0.0.1:7001", "the Redis Cluster"),
 };
 
 /** Finds the driver for a store URL; a missing or unknown scheme is a usage error. */

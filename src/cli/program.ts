@@ -1,6 +1,7 @@
 /**
- * `sessionkit`: manage sessions from a shell. Works at the store level (no secrets needed):
- * it reads and deletes rows, it never decrypts session data.
+ * The commands of `sessionkit` and {@link run}, which parses arguments and turns every outcome
+ * into an exit code. `main.ts` is the process entry; this module has no side effects on import,
+ * so tests can run the CLI in-process.
  *
  * Exit codes: 0 done, 1 operational failure (store unreachable, file not a database...),
  * 2 usage error (unknown command or option, missing argument, bad store URL).
@@ -8,18 +9,18 @@
 import { createRequire } from "node:module";
 import cliProgress from "cli-progress";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import type { SessionStore } from "../contract/store.js";
-import { iso, table } from "./format.js";
-import { driverFor, type OpenedStore, openStore, STORE_DRIVERS, UsageError } from "./open-store.js";
+import type { SessionStore, StoredSessionInfo } from "../contract/store.js";
+import { ID_PATTERN } from "../crypto/token.js";
+import { describeFailure } from "./failure.js";
+import { iso, migrateMessage, table } from "./format.js";
+import { driverFor, type OpenedStore, STORE_DRIVERS, UsageError } from "./open-store.js";
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
-const SESSION_ID = /^[0-9a-f]{64}$/;
-
-/** Where the CLI writes; replaceable so tests could run it in-process. */
-interface CliIO {
+/** Where the CLI writes; replaceable so tests can run it in-process. */
+export interface CliIO {
   out: (text: string) => void;
   err: (text: string) => void;
   /** Whether stderr is a terminal (progress bars). */
@@ -49,14 +50,59 @@ function version(): string {
   }
 }
 
-/** Opens the store, runs `fn`, and always closes the store. */
+/** A store failure already put in shell terms by {@link describeFailure}: printed as is, exit 1. */
+class StoreFailure extends Error {
+  override name = "StoreFailure";
+}
+
+/**
+ * Opens the store, runs `fn`, and always closes the store. A failure leaves as one
+ * {@link StoreFailure} whose message says what to do at the shell.
+ */
 async function withStore<T>(url: string | undefined, create: boolean, fn: (opened: OpenedStore) => Promise<T>): Promise<T> {
-  const opened = await openStore(url, { create });
+  const driver = driverFor(url); // a usage error (exit 2) before anything is opened
+  const storeUrl = url as string;
+  let opened: OpenedStore | undefined;
   try {
+    opened = await driver.open(storeUrl, { create });
     return await fn(opened);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new StoreFailure(
+      describeFailure(error, { url: storeUrl, where: opened?.where ?? redactedUrl(storeUrl), product: driver.product }),
+      {
+        cause: error,
+      },
+    );
   } finally {
-    await opened.store.close();
+    // A failing close after a failed command must not hide the first error.
+    await opened?.store.close().catch(() => {});
   }
+}
+
+/** The URL without its password, for messages about a store that did not open. */
+function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** One session as printed by `list --json`: every field, times in ISO 8601. */
+function sessionJson(r: StoredSessionInfo) {
+  return {
+    id: r.id,
+    userId: r.userId,
+    createdAt: iso(r.createdAt),
+    lastActiveAt: iso(r.lastActiveAt),
+    expiresAt: r.expiresAt === null ? null : iso(r.expiresAt),
+    ip: r.ip,
+    userAgent: r.userAgent,
+    meta: r.meta,
+  };
 }
 
 /** Deletes expired sessions batch by batch; `onBatch` gets the running total. */
@@ -105,8 +151,7 @@ Exit codes: 0 done, 1 the operation failed, 2 wrong usage.`,
           io.out(`the ${store.name} store needs no migration\n`);
           return;
         }
-        await store.migrate();
-        io.out(`schema is up to date: ${where}\n`);
+        io.out(`${migrateMessage(await store.migrate(), where)}\n`);
       });
     });
 
@@ -163,21 +208,16 @@ Exit codes: 0 done, 1 the operation failed, 2 wrong usage.`,
     .description("list a user's live sessions, most recently active first")
     .argument("<userId>", "the user whose sessions to list")
     .addOption(storeOption())
-    .option("--json", "print JSON instead of a table")
-    .action(async (userId: string, opts: { store?: string; json?: boolean }) => {
+    .option("-n, --limit <n>", "show at most this many sessions (the most recently active)", positiveInt)
+    .option("--json", "print JSON Lines: one JSON object per session, every field in full")
+    .action(async (userId: string, opts: { store?: string; limit?: number; json?: boolean }) => {
       await withStore(opts.store, false, async ({ store }) => {
-        const rows = (await store.listByUser(userId, Date.now())).sort((a, b) => b.lastActiveAt - a.lastActiveAt);
+        const rows = (await store.listByUser(userId, Date.now()))
+          .sort((a, b) => b.lastActiveAt - a.lastActiveAt)
+          .slice(0, opts.limit ?? Number.POSITIVE_INFINITY);
         if (opts.json) {
-          const out = rows.map((r) => ({
-            id: r.id,
-            userId: r.userId,
-            createdAt: iso(r.createdAt),
-            lastActiveAt: iso(r.lastActiveAt),
-            expiresAt: r.expiresAt === null ? null : iso(r.expiresAt),
-            ip: r.ip,
-            userAgent: r.userAgent,
-          }));
-          io.out(`${JSON.stringify(out, null, 2)}\n`);
+          // JSON Lines: streams through `head`, `grep` and `jq -c` one session at a time.
+          io.out(rows.map((r) => `${JSON.stringify(sessionJson(r))}\n`).join(""));
           return;
         }
         if (rows.length === 0) {
@@ -192,19 +232,19 @@ Exit codes: 0 done, 1 the operation failed, 2 wrong usage.`,
           r.ip ?? "-",
           r.userAgent ?? "-",
         ]);
-        io.out(`${table(["ID", "CREATED", "LAST ACTIVE", "EXPIRES", "IP", "USER AGENT"], body, [64, 24, 24, 24, 45, 60])}\n`);
+        io.out(`${table(["ID", "CREATED", "LAST ACTIVE", "EXPIRES", "IP", "USER AGENT"], body, [32, 24, 24, 24, 45, 60])}\n`);
       });
     });
 
   program
     .command("revoke")
     .description("delete one session (its id is the ID column of `list`)")
-    .argument("<id>", "the session id: 64 hex characters")
+    .argument("<id>", "the session id: 32 hex characters")
     .addOption(storeOption())
     .action(async (id: string, opts: { store?: string }) => {
-      if (!SESSION_ID.test(id)) {
+      if (!ID_PATTERN.test(id)) {
         throw new UsageError(
-          `"${id}" is not a session id: expected 64 lowercase hex characters (the ID column of \`sessionkit list\`)`,
+          `"${id}" is not a session id: expected 32 lowercase hex characters (the ID column of \`sessionkit list\`)`,
         );
       }
       await withStore(opts.store, false, async ({ store }) => {
@@ -266,7 +306,7 @@ Exit codes: 0 done, 1 the operation failed, 2 wrong usage.`,
 }
 
 /** Runs the CLI and resolves to the exit code (never calls process.exit itself). */
-async function run(argv: string[], io: CliIO = defaultIO()): Promise<number> {
+export async function run(argv: string[], io: CliIO = defaultIO()): Promise<number> {
   const program = buildProgram(io);
   try {
     await program.parseAsync(argv, { from: "user" });
@@ -286,13 +326,3 @@ async function run(argv: string[], io: CliIO = defaultIO()): Promise<number> {
     return EXIT_FAILURE;
   }
 }
-
-run(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    console.error(error);
-    process.exitCode = EXIT_FAILURE;
-  },
-);

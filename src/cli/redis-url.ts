@@ -3,10 +3,13 @@
  * Redis URL is actually used; the store itself never imports it.
  *
  * - `redis://[user:password@]host:port[/db][?prefix=P]`
+ * - `rediss://...` the same over TLS (ioredis reads the scheme)
  * - `redis-cluster://[user:password@]host:port,host:port,...[?prefix=P]`
  */
-import type { SessionStore } from "../../contract/store.js";
-import { redisStore } from "../redis.js";
+import type { SessionStore } from "../contract/store.js";
+import { redisStore } from "../stores/redis.js";
+import { ShellFailure } from "./failure.js";
+import { UsageError } from "./store-driver.js";
 
 export interface ParsedRedisUrl {
   cluster: boolean;
@@ -21,8 +24,9 @@ export interface ParsedRedisUrl {
   where: string;
 }
 
-/** Reads a Redis store URL; `usage` makes the error for a URL it cannot read. */
-export function parseRedisUrl(url: string, usage: (message: string) => Error): ParsedRedisUrl {
+/** Reads a Redis store URL; a URL it cannot read is a {@link UsageError}. */
+export function parseRedisUrl(url: string): ParsedRedisUrl {
+  const usage = (message: string) => new UsageError(message);
   const scheme = url.slice(0, url.indexOf(":")).toLowerCase();
   const cluster = scheme === "redis-cluster";
   // The cluster form lists several host:port pairs, which URL cannot parse: parse one, then split.
@@ -71,11 +75,8 @@ export function parseRedisUrl(url: string, usage: (message: string) => Error): P
  * Connects (failing after a few attempts instead of retrying forever, as a command should)
  * and returns a store that quits its client on `close()`.
  */
-export async function openRedisUrl(
-  url: string,
-  usage: (message: string) => Error,
-): Promise<{ store: SessionStore; where: string }> {
-  const p = parseRedisUrl(url, usage);
+export async function openRedisUrl(url: string): Promise<{ store: SessionStore; where: string }> {
+  const p = parseRedisUrl(url);
   const { Cluster, Redis } = await import("ioredis");
   const common = { maxRetriesPerRequest: 1, connectTimeout: 5_000, lazyConnect: true };
   const giveUp = (attempt: number) => (attempt > 2 ? null : 200);
@@ -93,13 +94,18 @@ export async function openRedisUrl(
     if (!p.cluster) await client.ping();
   } catch (error) {
     client.disconnect();
-    throw new Error(`cannot reach Redis at ${p.where}: ${error instanceof Error ? error.message : String(error)}`);
+    const reason = error instanceof Error ? error.message : String(error);
+    const product = p.cluster ? "the Redis Cluster" : "Redis";
+    throw new ShellFailure(
+      `cannot reach ${product} at ${p.where} (${reason}). Is ${product} running there? Check the host, port and password in --store.`,
+      { cause: error },
+    );
   }
   return { store: redisStore({ client, prefix: p.prefix, closeClient: true }), where: p.where };
 }
 
 /** What `sessionkit schema` prints for Redis (after checking the URL): there is no schema. */
-export function redisSchemaNote(url: string, usage: (message: string) => Error): string {
-  parseRedisUrl(url, usage);
+export function redisSchemaNote(url: string): string {
+  parseRedisUrl(url);
   return "-- the redis store needs no schema: keys are written on first use and expire natively\n";
 }

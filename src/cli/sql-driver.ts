@@ -5,12 +5,10 @@
  * parameters and are taken out; every other parameter (`sslmode`, ...) goes to the driver.
  * The store modules (and so the drivers) are imported only when a command uses them.
  */
-import type { StoreDriver } from "../../cli/open-store.js";
-import { SessionConfigError } from "../../contract/errors.js";
+import { SessionConfigError } from "../contract/errors.js";
+import { type StoreDriver, UsageError } from "./store-driver.js";
 
 type Kind = "postgres" | "mysql";
-/** The CLI's UsageError, passed in so this module does not import the CLI (no import cycle). */
-type UsageErrorClass = new (message: string) => Error;
 
 const OWN_PARAMS: Record<Kind, string[]> = { postgres: ["table", "schema"], mysql: ["table"] };
 
@@ -21,7 +19,7 @@ export function redactUrl(url: URL): string {
   return copy.toString();
 }
 
-function parse(kind: Kind, raw: string, UsageError: UsageErrorClass) {
+function parse(kind: Kind, raw: string) {
   let url: URL;
   try {
     url = new URL(raw);
@@ -41,16 +39,16 @@ const EXAMPLES: Record<Kind, string> = {
   mysql: "mysql://user:password@localhost:3306/app?table=sessions",
 };
 
-async function storeFor(kind: Kind, raw: string, UsageError: UsageErrorClass) {
-  const { url, table, schema } = parse(kind, raw, UsageError);
+async function storeFor(kind: Kind, raw: string) {
+  const { url, table, schema } = parse(kind, raw);
   try {
     if (kind === "postgres") {
-      const { postgresStore } = await import("../postgres.js");
+      const { postgresStore } = await import("../stores/postgres.js");
       // A CLI command runs its statements one after another: one connection is plenty.
       const store = postgresStore({ connectionString: url.toString(), table, schema, poolOptions: { max: 1 } });
       return { store, where: `${redactUrl(url)} (table "${schema ?? "public"}"."${table ?? "sessions"}")` };
     }
-    const { mysqlStore } = await import("../mysql.js");
+    const { mysqlStore } = await import("../stores/mysql.js");
     const store = mysqlStore({ uri: url.toString(), table, poolOptions: { connectionLimit: 1 } });
     return { store, where: `${redactUrl(url)} (table \`${table ?? "sessions"}\`)` };
   } catch (error) {
@@ -65,14 +63,15 @@ async function storeFor(kind: Kind, raw: string, UsageError: UsageErrorClass) {
  * calls `store.migrate()` itself); other commands on a table that is not there fail with
  * "run store.migrate() (or sessionkit migrate ...)".
  */
-export function sqlServerDriver(scheme: Kind | "postgresql", UsageError: UsageErrorClass): StoreDriver {
+export function sqlServerDriver(scheme: Kind | "postgresql"): StoreDriver {
   const kind: Kind = scheme === "postgresql" ? "postgres" : scheme;
   return {
     example: EXAMPLES[kind].replace(/^[a-z]+:/, `${scheme}:`),
-    open: (raw) => storeFor(kind, raw, UsageError),
+    product: kind === "postgres" ? "PostgreSQL" : "MySQL/MariaDB",
+    open: (raw) => storeFor(kind, raw),
     async schemaSql(raw) {
       // Creating the store connects to nothing; its pool is made on first query.
-      const { store } = await storeFor(kind, raw, UsageError);
+      const { store } = await storeFor(kind, raw);
       return `${store.schemaSql()}\n`;
     },
   };

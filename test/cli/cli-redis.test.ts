@@ -38,6 +38,14 @@ function cli(args: string[]): Promise<{ code: number | null; out: string; err: s
   });
 }
 
+/** `list --json` prints JSON Lines: one object per line. */
+const jsonLines = (out: string) =>
+  out
+    .trimEnd()
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as unknown);
+
 /** alice: 2 live + 1 expired (inside the grace, so still stored); bob: 1 live. */
 async function seed(client: Redis | Cluster, prefix: string) {
   const now = Date.now();
@@ -64,7 +72,7 @@ async function exercise(url: string, seeded: { alice: StoredSession[]; bob: Stor
       { userId: "bob", count: 1 },
     ],
   });
-  const list = JSON.parse((await cli(["list", "alice", "--json", "--store", url])).out) as Array<{ id: string }>;
+  const list = jsonLines((await cli(["list", "alice", "--json", "--store", url])).out) as Array<{ id: string }>;
   expect(list.map((s) => s.id)).toEqual(seeded.alice.map((s) => s.id)); // most recently active first
   const target = seeded.alice[0] as StoredSession;
   expect(await cli(["revoke", target.id, "--store", url])).toMatchObject({ code: 0, out: `revoked session ${target.id}\n` });
@@ -108,6 +116,10 @@ service.describe("sessionkit CLI on standalone Redis", () => {
     expect(down.code).toBe(1);
     expect(down.err).toMatch(new RegExp(`cannot reach Redis at redis://127\\.0\\.0\\.1:${port}`));
     expect(down.err).not.toContain("hunter2");
+    // Shell advice, said once, not the web-request wording of SessionStoreError.
+    expect(down.err.match(/cannot reach/g)).toHaveLength(1);
+    expect(down.err).toMatch(/Is Redis running there\?/);
+    expect(down.err).not.toMatch(/fresh session/);
   }, 60_000);
 });
 

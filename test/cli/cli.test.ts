@@ -2,7 +2,7 @@
  * The `sessionkit` CLI, run as users run it: the built `dist/cli/main.js` in a child process,
  * with its output and exit code checked. `npm test` builds first.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -33,6 +33,14 @@ function cli(args: string[], env: Record<string, string | undefined> = {}) {
   });
   return { code: result.status, out: result.stdout, err: result.stderr };
 }
+
+/** `list --json` prints JSON Lines: one object per line. */
+const jsonLines = (out: string) =>
+  out
+    .trimEnd()
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 
 const HOUR = 3_600_000;
 const now = Date.now();
@@ -145,11 +153,16 @@ describe("sessionkit CLI: commands", () => {
     const path = tempPath("fresh");
     const first = cli(["migrate", "--store", `sqlite:${path}`]);
     expect(first).toMatchObject({ code: 0, err: "" });
-    expect(first.out).toBe(`schema is up to date: ${path} (table sessions)\n`);
+    expect(first.out).toMatch(
+      new RegExp(`^created the sessions table \\(schema version \\d+\\): ${path} \\(table sessions\\)\n$`),
+    );
     expect(existsSync(path)).toBe(true);
+    const version = /schema version (\d+)/.exec(first.out)?.[1];
+    const same = cli(["migrate", "--store", `sqlite:${path}`]);
+    expect(same.out).toBe(`already at schema version ${version}, nothing to do: ${path} (table sessions)\n`);
     const again = cli(["migrate"], { SESSIONKIT_STORE: `sqlite:${path}?table=other` });
     expect(again.code).toBe(0);
-    expect(again.out).toContain("(table other)");
+    expect(again.out).toMatch(/^created the sessions table .*\(table other\)/);
     expect(cli(["stats", "--store", `sqlite:${path}?table=other`]).code).toBe(0);
   });
 
@@ -181,7 +194,7 @@ describe("sessionkit CLI: commands", () => {
     const path = tempPath("never");
     const { code, out } = cli(["schema", "--store", `sqlite:${path}?table=app_sessions`]);
     expect(code).toBe(0);
-    expect(out).toMatch(/^-- sessionkit SQLite schema, version 1, table app_sessions/);
+    expect(out).toMatch(/^-- sessionkit SQLite schema, version \d+, table app_sessions/);
     expect(out).toMatch(/CREATE TABLE IF NOT EXISTS "app_sessions" \(\n {2}id TEXT PRIMARY KEY NOT NULL,/);
     expect(out).toMatch(/CREATE INDEX IF NOT EXISTS "app_sessions_user_id" ON "app_sessions" \(user_id\);/);
     expect(out).toMatch(/CREATE INDEX IF NOT EXISTS "app_sessions_expires_at" ON "app_sessions" \(expires_at\);/);
@@ -219,7 +232,7 @@ describe("sessionkit CLI: commands", () => {
     expect(lines[2]).toContain(new Date(middle.expiresAt as number).toISOString());
     expect(lines[2]).toContain("198.51.100.1");
     expect(lines[3]).toContain(oldest.id);
-    const json = JSON.parse(cli(["list", "alice", "--json", "--store", fixture.url]).out) as Array<Record<string, unknown>>;
+    const json = jsonLines(cli(["list", "alice", "--json", "--store", fixture.url]).out);
     expect(json.map((s) => s.id)).toEqual([newest.id, middle.id, oldest.id]);
     expect(json[1]).toEqual({
       id: middle.id,
@@ -229,9 +242,25 @@ describe("sessionkit CLI: commands", () => {
       expiresAt: new Date(middle.expiresAt as number).toISOString(),
       ip: "198.51.100.1",
       userAgent: "Browser 1",
+      meta: middle.meta,
     });
     const none = cli(["list", "nobody", "--store", fixture.url]);
     expect(none).toMatchObject({ code: 0, out: 'no live sessions for user "nobody"\n' });
+    expect(cli(["list", "nobody", "--json", "--store", fixture.url])).toMatchObject({ code: 0, out: "" });
+  });
+
+  it("list --limit N: the N most recently active; with --json too", () => {
+    const [newest, middle] = [...fixture.alice].reverse() as [StoredSession, StoredSession];
+    const lines = cli(["list", "alice", "--limit", "2", "--store", fixture.url]).out.trimEnd().split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toContain(newest.id);
+    expect(lines[2]).toContain(middle.id);
+    expect(jsonLines(cli(["list", "alice", "-n", "1", "--json", "--store", fixture.url]).out).map((s) => s.id)).toEqual([
+      newest.id,
+    ]);
+    const bad = cli(["list", "alice", "--limit", "0", "--store", fixture.url]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--limit.*'0' is invalid.*positive integer/);
   });
 
   it("revoke: deletes one session; a second time exit 1; a malformed id exit 2", () => {
@@ -240,12 +269,12 @@ describe("sessionkit CLI: commands", () => {
     expect(first).toMatchObject({ code: 0, out: `revoked session ${target.id}\n` });
     const again = cli(["revoke", target.id, "--store", fixture.url]);
     expect(again.code).toBe(1);
-    expect(again.err).toMatch(/no session [0-9a-f]{64} \(already revoked/);
+    expect(again.err).toMatch(/no session [0-9a-f]{32} \(already revoked/);
     const unknown = cli(["revoke", newId(), "--store", fixture.url]);
     expect(unknown.code).toBe(1);
     const bad = cli(["revoke", "not-an-id", "--store", fixture.url]);
     expect(bad.code).toBe(2);
-    expect(bad.err).toMatch(/"not-an-id" is not a session id: expected 64 lowercase hex characters/);
+    expect(bad.err).toMatch(/"not-an-id" is not a session id: expected 32 lowercase hex characters/);
     expect(cli(["list", "bob", "--json", "--store", fixture.url]).out).not.toContain(target.id);
   });
 
@@ -325,5 +354,50 @@ describe("sessionkit CLI: commands", () => {
     expect(code).toBe(1);
     expect(err).toMatch(/table must be a plain SQL identifier/);
     expect(existsSync(path)).toBe(false);
+  });
+});
+
+describe("sessionkit CLI: a reader that stops early (`sessionkit list ... | head`)", () => {
+  let url: string;
+  beforeAll(async () => {
+    // Far more output than a pipe buffers (64 KiB), so writes go on after the reader is gone.
+    const path = tempPath("many-of-one");
+    const store = sqliteStore({ path });
+    for (let i = 0; i < 1500; i++) {
+      await store.create(record({ userId: "alice", lastActiveAt: now - i, expiresAt: now + HOUR, userAgent: "x".repeat(200) }));
+    }
+    await store.close();
+    url = `sqlite:${path}`;
+  });
+
+  const entries = [
+    ["dist/cli/main.js", CLI],
+    ["bin/sessionkit.mjs", join(process.cwd(), "bin", "sessionkit.mjs")],
+  ] as const;
+
+  it.each(entries)("%s: the reader closes after the first chunk: exit 0, nothing on stderr", async (_name, entry) => {
+    for (const args of [
+      ["list", "alice"],
+      ["list", "alice", "--json"],
+    ]) {
+      const { SESSIONKIT_STORE: _ignored, ...env } = process.env;
+      const child = spawn(process.execPath, [entry, ...args, "--store", url], { env, stdio: ["ignore", "pipe", "pipe"] });
+      let err = "";
+      child.stderr.on("data", (c: Buffer) => {
+        err += c.toString();
+      });
+      child.stdout.once("data", () => child.stdout.destroy());
+      const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+      expect(err).toBe("");
+      expect(code).toBe(0);
+    }
+  });
+
+  it("through a shell pipe into head: exit 0 under pipefail, only head's lines", () => {
+    const quoted = [process.execPath, CLI, "list", "alice", "--store", url].map((a) => `'${a}'`).join(" ");
+    const r = spawnSync("bash", ["-c", `set -o pipefail; ${quoted} | head -n 3`], { encoding: "utf8", timeout: 30_000 });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout.trimEnd().split("\n")).toHaveLength(3);
   });
 });
