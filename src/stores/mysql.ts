@@ -1,4 +1,4 @@
-import type { SessionStore, StoredSession } from "../contract/store.js";
+import type { MigrateResult, SessionStore, StoredSession } from "../contract/store.js";
 import { datetime, mysqlSql } from "./mysql/sql.js";
 import {
   bufferOf,
@@ -7,10 +7,13 @@ import {
   checkPositiveInteger,
   guard,
   infoFromRow,
+  migrateResult,
   missingDriver,
   SCHEMA_VERSION,
+  SqlStoreError,
   sessionFromRow,
   statsFrom,
+  versionFromColumns,
   versionFromComment,
 } from "./sql/shared.js";
 
@@ -64,9 +67,12 @@ export interface MysqlStoreOptions {
 
 /** A MySQL/MariaDB store: a `SessionStore` whose `migrate()` and `schemaSql()` always exist. */
 export interface MysqlStore extends SessionStore {
-  /** Creates the table and indexes if missing; idempotent, safe from many servers at once. */
-  migrate(): Promise<void>;
-  /** The DDL `migrate()` runs, for your own migration tool. */
+  /**
+   * Creates the table and indexes if missing, or upgrades a table of an older schema version;
+   * idempotent, safe from many servers at once. Reports what it did.
+   */
+  migrate(): Promise<MigrateResult>;
+  /** The DDL of the latest schema from nothing, for your own migration tool. */
   schemaSql(): string;
 }
 
@@ -92,6 +98,12 @@ const errno = (error: unknown) => (error as { errno?: unknown } | null)?.errno;
 const errorKinds = {
   isMissingTable: (error: unknown) => errno(error) === 1146, // ER_NO_SUCH_TABLE
   isDeadlock: (error: unknown) => errno(error) === 1213, // ER_LOCK_DEADLOCK: InnoDB rolled the transaction back
+  // Access denied (1044, 1045), unknown database (1049), or an error without a server errno
+  // (a Node socket error, mysql2's own timeouts and "connection lost").
+  isConnection: (error: unknown) => {
+    const n = errno(error);
+    return typeof n !== "number" || n === 1044 || n === 1045 || n === 1049 || n < 1000;
+  },
 };
 const isDuplicate = (error: unknown) => errno(error) === 1062; // ER_DUP_ENTRY
 
@@ -116,7 +128,7 @@ const affected = (result: unknown) => (result as ResultHeader).affectedRows ?? 0
 /**
  * A MySQL / MariaDB store on `mysql2`, for many app servers sharing one database. Data is
  * `LONGBLOB`, times are UTC `DATETIME(3)` (independent of server and connection time zones),
- * updates are compare-and-set on `version`, rotation is one transaction, and pruning deletes
+ * updates are compare-and-set on `version` (login and rotation included), and pruning deletes
  * bounded batches with `LIMIT` under `GET_LOCK` so only one server prunes at a time.
  *
  * The store does not create its table by itself: run `migrate()` once (at deploy time, or
@@ -146,7 +158,7 @@ export function mysqlStore(options: MysqlStoreOptions): MysqlStore {
   }
   const poolOptions = { ...options.poolOptions };
   const sql = mysqlSql(table);
-  const run = guard(name, sql.table, errorKinds);
+  const run = guard(sql.table, errorKinds, sql.names);
 
   // Created once, on first use; a failed creation (missing driver) is retried next time.
   let ownPool: Promise<MysqlPool> | null = null;
@@ -182,6 +194,7 @@ export function mysqlStore(options: MysqlStoreOptions): MysqlStore {
   }
 
   const rowValues = (s: StoredSession) => [
+    s.secretHash,
     s.userId,
     bufferOf(s.data),
     s.version,
@@ -195,15 +208,35 @@ export function mysqlStore(options: MysqlStoreOptions): MysqlStore {
   const insertValues = (s: StoredSession) => [s.id, ...rowValues(s)];
   const rowsOf = (result: unknown) => result as Row[];
 
+  /** The version the table is at (0 when missing), read on `conn` while it holds the migration lock. */
+  async function schemaVersion(conn: MysqlQueryable): Promise<number> {
+    const [found] = rowsOf(await on(conn, sql.schemaVersion, [table]));
+    if (!found) return 0;
+    const version = versionFromComment(found.comment);
+    if (version !== null && version > SCHEMA_VERSION) {
+      throw new SqlStoreError(
+        `table ${sql.table} has sessionkit schema ${version}, newer than this version of sessionkit knows (${SCHEMA_VERSION}); upgrade sessionkit`,
+        undefined,
+      );
+    }
+    if (version !== null) return version;
+    const columns = rowsOf(await on(conn, sql.columns, [table])).map((r) => String(r.name));
+    try {
+      return versionFromColumns(sql.table, columns);
+    } catch (error) {
+      throw new SqlStoreError((error as Error).message, undefined);
+    }
+  }
+
   return {
     name,
     get: (id, now) =>
-      run("get", async () => {
+      run(async () => {
         const row = rowsOf(await query(sql.get, [id, datetime(now)]))[0];
         return row ? sessionFromRow(row) : null;
       }),
     create: (session) =>
-      run("create", async () => {
+      run(async () => {
         try {
           return affected(await query(sql.create, insertValues(session))) === 1;
         } catch (error) {
@@ -212,33 +245,13 @@ export function mysqlStore(options: MysqlStoreOptions): MysqlStore {
         }
       }),
     update: (session, expectedVersion) =>
-      run("update", async () => matched(await query(sql.update, [...rowValues(session), session.id, expectedVersion])) === 1),
-    rotate: (oldId, expectedVersion, session) =>
-      run("rotate", () =>
-        withConnection(async (conn) => {
-          await on(conn, "START TRANSACTION");
-          if (affected(await on(conn, sql.deleteVersion, [oldId, expectedVersion])) !== 1) {
-            await on(conn, "ROLLBACK");
-            return false;
-          }
-          try {
-            await on(conn, sql.create, insertValues(session));
-          } catch (error) {
-            if (!isDuplicate(error)) throw error;
-            await on(conn, "ROLLBACK");
-            return false;
-          }
-          await on(conn, "COMMIT");
-          return true;
-        }),
-      ),
-    touch: (id, lastActiveAt, expiresAt) =>
-      run("touch", async () => matched(await query(sql.touch, [datetime(lastActiveAt), datetime(expiresAt), id])) === 1),
-    delete: (id) => run("delete", async () => affected(await query(sql.delete, [id])) === 1),
-    listByUser: (userId, now) =>
-      run("listByUser", async () => rowsOf(await query(sql.listByUser, [userId, datetime(now)])).map(infoFromRow)),
+      run(async () => matched(await query(sql.update, [...rowValues(session), session.id, expectedVersion])) === 1),
+    touch: (id, secretHash, lastActiveAt, expiresAt) =>
+      run(async () => matched(await query(sql.touch, [datetime(lastActiveAt), datetime(expiresAt), id, secretHash])) === 1),
+    delete: (id) => run(async () => affected(await query(sql.delete, [id])) === 1),
+    listByUser: (userId, now) => run(async () => rowsOf(await query(sql.listByUser, [userId, datetime(now)])).map(infoFromRow)),
     deleteByUser: (userId, except = []) =>
-      run("deleteByUser", () =>
+      run(() =>
         withConnection(async (conn) => {
           await on(conn, "START TRANSACTION");
           const locked = rowsOf(await on(conn, sql.lockUserRows, [userId])).map((r) => String(r.id));
@@ -249,7 +262,7 @@ export function mysqlStore(options: MysqlStoreOptions): MysqlStore {
         }),
       ),
     pruneExpired: (now, limit) =>
-      run("pruneExpired", () => {
+      run(() => {
         checkCount(name, "limit", limit);
         // GET_LOCK belongs to a connection, so lock, delete and unlock all run on one.
         return withConnection(async (conn) => {
@@ -265,7 +278,7 @@ export function mysqlStore(options: MysqlStoreOptions): MysqlStore {
         });
       }),
     stats: (now, topUsers) =>
-      run("stats", async () => {
+      run(async () => {
         const at = datetime(now);
         const [counts, top] = await Promise.all([
           query(sql.counts, [at]),
@@ -275,19 +288,18 @@ export function mysqlStore(options: MysqlStoreOptions): MysqlStore {
         return statsFrom(row.total, row.active, rowsOf(top), topUsers);
       }),
     migrate: () =>
-      run("migrate", () =>
+      run(() =>
         withConnection(async (conn) => {
           const [lock] = rowsOf(await on(conn, sql.migrateLock));
-          if (Number(lock?.ok) !== 1) throw new Error("another server kept the migration lock for 30 s; try again");
+          if (Number(lock?.ok) !== 1) {
+            throw new SqlStoreError("another server kept the migration lock for 30 s; try again", undefined);
+          }
           try {
-            const [found] = rowsOf(await on(conn, sql.schemaVersion, [table]));
-            const version = versionFromComment(found?.comment);
-            if (version !== null && version > SCHEMA_VERSION) {
-              throw new Error(
-                `table ${sql.table} has sessionkit schema ${version}, newer than this version of sessionkit knows (${SCHEMA_VERSION}); upgrade sessionkit`,
-              );
-            }
-            await on(conn, sql.ddl);
+            // Read under the lock: a server that migrated meanwhile leaves nothing to do here.
+            const from = await schemaVersion(conn);
+            if (from === 0) await on(conn, sql.ddl);
+            else for (const statement of sql.upgrade(from)) await on(conn, statement);
+            return migrateResult(from);
           } finally {
             await on(conn, sql.migrateUnlock);
           }
