@@ -3,7 +3,6 @@
  * @packageDocumentation
  */
 
-export type { ResolvedConfig, SessionsOptions } from "./core/config.js";
 export type { Duration } from "./contract/duration.js";
 export { parseDuration } from "./contract/duration.js";
 export {
@@ -15,12 +14,21 @@ export {
   SessionStateError,
   SessionStoreError,
 } from "./contract/errors.js";
+export type {
+  InvalidationChannel,
+  InvalidationListener,
+  MigrateResult,
+  SessionStore,
+  StoredSession,
+  StoredSessionInfo,
+  StoreStats,
+} from "./contract/store.js";
+export type { ResolvedConfig, SessionsOptions } from "./core/config.js";
 export type { SessionEventName, SessionEvents, SessionListener } from "./core/events.js";
 export type { DataKey, LifetimeOptions, SessionData } from "./core/session.js";
 export { Session } from "./core/session.js";
 export type { LoadOptions, SessionInfo, Sessions } from "./core/sessions.js";
 export { createSessions } from "./core/sessions.js";
-export type { MigrateResult, SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "./contract/store.js";
 export type { Secret } from "./crypto/keyring.js";
 export type { RandomSource } from "./crypto/token.js";
 export { applySessionHeaders } from "./http/apply-headers.js";

@@ -111,6 +111,59 @@ export interface SessionStore {
 
   /** The DDL `migrate()` runs, for users who run their own migration tool. SQL stores only. */
   schemaSql?(): string;
+
+  /**
+   * The store's invalidation channel, for the engine's near-cache (`createSessions({ cache })`):
+   * how one process tells every other process that sessions changed. Optional: a store
+   * without one works as before, and `createSessions` refuses the `cache` option on it. See
+   * {@link InvalidationChannel}.
+   */
+  readonly invalidation?: InvalidationChannel;
+}
+
+/**
+ * What an {@link InvalidationChannel} calls on each subscriber (one per `createSessions` with a
+ * cache, in every process).
+ */
+export interface InvalidationListener {
+  /** These session ids were written or deleted somewhere: forget what is cached for them. */
+  invalidate(ids: readonly string[]): void;
+  /** Forget everything (a prune, or a message the channel could not read). */
+  invalidateAll(): void;
+  /**
+   * The subscription came up (`true`: from now on every publish anywhere reaches this
+   * listener) or went down (`false`: messages may be lost until it is up again). The cache
+   * empties itself on every change and is bypassed while down.
+   */
+  state(up: boolean): void;
+}
+
+/**
+ * A publish/subscribe channel on the store's own server (Redis pub/sub, PostgreSQL
+ * LISTEN/NOTIFY; in-process for the memory store), through which the engine's near-cache in
+ * every process learns at once that a session was written, rotated, revoked, destroyed or
+ * pruned.
+ *
+ * Rules an implementation follows:
+ * - `publish()` resolves only once the server accepted the message for every current
+ *   subscriber (Redis: the PUBLISH reply; PostgreSQL: the NOTIFY committed), and rejects
+ *   when it could not send it.
+ * - `subscribe()` calls `state(true)` only once messages flow, and `state(false)` as soon as
+ *   the connection that carries them drops (then `state(true)` again after resubscribing).
+ *   A subscriber never misses a message while it is up.
+ * - Nothing here is a secret: messages carry row ids only.
+ */
+export interface InvalidationChannel {
+  /** Starts delivering to `listener`; returns the function that stops it (and closes what it opened). */
+  subscribe(listener: InvalidationListener): () => Promise<void>;
+  /** Tells every subscriber in every process that these ids changed, or (`"all"`) that anything may have. */
+  publish(ids: readonly string[] | "all"): Promise<void>;
+  /**
+   * True when `publish()` reaches every subscriber synchronously, before it returns (an
+   * in-process channel). Otherwise a cache hit first waits one turn of the event loop, so
+   * that a message already in this process's socket is applied before the entry is used.
+   */
+  readonly synchronous?: boolean;
 }
 
 /** What `migrate()` did, for the CLI to report. */

@@ -222,6 +222,7 @@ export function createCommitter(engine: Engine) {
         const expiry = expiresAt(config.policy, base.createdAt, now, st.lifetime);
         const headers = headersFor(st, plan.token, base.secretHash, expiry, now);
         if (await engine.call("touch", () => store.touch(id, base.secretHash, now, expiry))) {
+          engine.cache?.touched(id, base.version, now, expiry);
           base.lastActiveAt = now;
           base.expiresAt = expiry;
           if (lane.latest?.row.version === base.version) lane.latest = null;
@@ -255,6 +256,7 @@ export function createCommitter(engine: Engine) {
       await limit?.before();
       if (await engine.call("update", () => store.update(row, base.version))) {
         lane.latest = latestOf(row, rebase(st, row, dataBytes));
+        await engine.changed([id]);
         if (rotated) events.emit("rotated", { id, userId: row.userId, reason: rotated });
         await limit?.after();
         return headers;
@@ -333,6 +335,7 @@ export function createCommitter(engine: Engine) {
     if (plan.effect === "delete") {
       const id = st.id as string;
       await engine.call("delete", () => store.delete(id));
+      await engine.changed([id]);
       events.emit("destroyed", { id, userId: st.base?.userId ?? null });
       const lane = lanes.get(id);
       if (lane) lane.latest = null;

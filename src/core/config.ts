@@ -8,6 +8,7 @@ import { resolveTransports, type Transport, type TransportOption } from "../http
 import { resolveSerializer } from "../serializers/resolve.js";
 import type { Serializer, SerializerOption } from "../serializers/serializer.js";
 import type { ExpiryPolicy } from "./expiry.js";
+import type { CacheSettings } from "./near-cache.js";
 import type { DataKey, SessionData } from "./session.js";
 
 /** Options of {@link createSessions}. Only `store` and `secrets` are required. */
@@ -54,6 +55,17 @@ export interface SessionsOptions<Data extends SessionData = Record<string, unkno
   maxIdleTimeout?: Duration | null;
   /** The longest absolute timeout `session.setLifetime()` may give a session. `null` = no bound. @default absoluteTimeout */
   maxAbsoluteTimeout?: Duration | null;
+  /**
+   * Near-cache: keep recently verified tokens and decoded rows in process memory, so a
+   * read-only request of a cached session costs no store round trip, no HMAC, no decryption
+   * and no parsing. Needs a store with an invalidation channel (memory, Redis, PostgreSQL):
+   * every write, rotation, revoke, destroy and prune through any process with a cache empties
+   * the entry in every process at once; a lost channel empties the cache and bypasses it until
+   * it is back; entries are read again after `ttl` whatever happens. Every process that writes
+   * sessions (app servers, scripts) must have it on, or use `maxEntries: 0` to publish only.
+   * See docs/benchmarks.md and docs/near-cache.md. @default off
+   */
+  cache?: { maxEntries?: number; ttl?: Duration } | false | null;
   /** Current time in ms; inject one in tests to move time without sleeping. @default Date.now */
   clock?: () => number;
   /** Random bytes; inject one in tests for deterministic tokens. @default crypto.randomBytes */
@@ -77,6 +89,8 @@ export interface ResolvedConfig {
   readonly maxLifetime: { readonly idle: number | null; readonly absolute: number | null };
   readonly clock: () => number;
   readonly random: RandomSource;
+  /** The near-cache settings, or null when off. */
+  readonly cache: CacheSettings | null;
 }
 
 const positiveInt = (value: unknown, option: string, fallback: number): number => {
@@ -91,6 +105,23 @@ const positiveInterval = (ms: number | null): number | null => {
     throw new SessionConfigError('pruneInterval must be longer than 0, e.g. "1h" (or null to never prune in the background)');
   return ms;
 };
+
+function resolveCache(option: SessionsOptions["cache"], store: SessionStore): CacheSettings | null {
+  if (option === undefined || option === null || option === false) return null;
+  if (typeof option !== "object") throw new SessionConfigError("cache must be { maxEntries?, ttl? } (or false)");
+  if (!store.invalidation || typeof store.invalidation.subscribe !== "function") {
+    throw new SessionConfigError(
+      `cache needs a store with an invalidation channel (memory, redis, postgres); the ${store.name} store has none, so a revoke in another process could not reach this cache`,
+    );
+  }
+  const maxEntries = option.maxEntries ?? 10_000;
+  if (!Number.isInteger(maxEntries) || maxEntries < 0) {
+    throw new SessionConfigError(`cache.maxEntries must be an integer of 0 or more, got ${JSON.stringify(option.maxEntries)}`);
+  }
+  const ttl = parseDuration(option.ttl ?? "10s", "cache.ttl");
+  if (ttl === null || ttl <= 0) throw new SessionConfigError('cache.ttl must be a positive duration, e.g. "10s"');
+  return Object.freeze({ maxEntries, ttl });
+}
 
 /** Validates options into a frozen config; never mutates the caller's object. */
 export function resolveConfig<Data extends SessionData>(options: SessionsOptions<Data>): ResolvedConfig {
@@ -132,5 +163,6 @@ export function resolveConfig<Data extends SessionData>(options: SessionsOptions
     }),
     clock: options.clock ?? Date.now,
     random: options.random ?? defaultRandom,
+    cache: resolveCache(options.cache, store),
   });
 }

@@ -7,6 +7,7 @@ import { type Codec, createCodec } from "./codec.js";
 import type { ResolvedConfig } from "./config.js";
 import type { Lifetime } from "./envelope.js";
 import { createEmitter } from "./events.js";
+import { NearCache } from "./near-cache.js";
 import type { LifetimeOptions, SessionContext } from "./session.js";
 
 /** What load, commit and management share: the config, the codec, the events, and store calls. */
@@ -22,11 +23,22 @@ export interface Engine {
   call<T>(operation: string, run: () => Promise<T>): Promise<T>;
   /** The cookieKeys values of `data` as the cookie carries them, or null without cookieKeys. */
   cookiePayloadOf(data: Record<string, unknown>): string | null;
+  /** The near-cache, or null when `cache` is off. */
+  readonly cache: NearCache | null;
+  /**
+   * After a store write of these sessions (or of any, "all"): drops them from this process's
+   * cache and tells every other process through the store's channel. Resolves once the
+   * channel accepted the message; a no-op without a cache.
+   */
+  changed(ids: readonly string[] | "all"): Promise<void>;
 }
 
 export function createEngine(config: ResolvedConfig): Engine {
   const { store } = config;
   const codec = createCodec(config.keyring, config.serializer, config.random);
+  const cache =
+    config.cache && store.invalidation ? new NearCache(config.cache, store.invalidation, config.serializer, config.clock) : null;
+  cache?.start();
 
   function bound(value: number | null, max: number | null, option: "idle" | "absolute"): number | null {
     if (max === null) return value;
@@ -69,21 +81,31 @@ export function createEngine(config: ResolvedConfig): Engine {
     },
   };
 
+  async function call<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (error instanceof SessionError) throw error;
+      throw new SessionStoreError(store.name, operation, error);
+    }
+  }
+
   return {
     config,
     store,
     codec,
+    cache,
+    async changed(ids) {
+      if (cache === null) return;
+      if (ids === "all") cache.invalidateAll();
+      else if (ids.length === 0) return;
+      else cache.invalidate(ids);
+      await call("publish", () => cache.channel.publish(ids));
+    },
     events: createEmitter(),
     context,
     vary: varyFor(config.transports),
-    async call<T>(operation: string, run: () => Promise<T>): Promise<T> {
-      try {
-        return await run();
-      } catch (error) {
-        if (error instanceof SessionError) throw error;
-        throw new SessionStoreError(store.name, operation, error);
-      }
-    },
+    call,
     cookiePayloadOf(data) {
       if (config.cookieKeys.length === 0) return null;
       const picked: Record<string, unknown> = {};

@@ -12,6 +12,7 @@ export async function evictBeyondLimit(engine: Engine, userId: string, keepId: s
   const others = list.filter((s) => s.id !== keepId).sort((a, b) => b.lastActiveAt - a.lastActiveAt || (a.id < b.id ? -1 : 1));
   for (const victim of others.slice(Math.max(0, max - 1))) {
     if (await engine.call("delete", () => store.delete(victim.id))) {
+      await engine.changed([victim.id]);
       events.emit("revoked", { id: victim.id, userId, reason: "limit" });
     }
   }

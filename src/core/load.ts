@@ -3,6 +3,7 @@ import { digestsEqual, hashSecret } from "../crypto/token.js";
 import { readTransport, type Transport } from "../http/transport.js";
 import type { Engine } from "./engine.js";
 import { expiresAt, isExpired } from "./expiry.js";
+import type { NearCache } from "./near-cache.js";
 import { type LoadedRow, Session, type SessionData, type SessionState } from "./session.js";
 
 /** Per-request facts the framework knows and a Web `Request` does not. */
@@ -112,6 +113,13 @@ export async function loadSession<Data extends SessionData>(
   const fresh = () => new Session<Data>(context, freshState(transport, raw !== undefined, ip, userAgent));
   if (raw === undefined) return fresh();
 
+  const cache = engine.cache;
+  const kind = transport.kind === "cookie" ? "cookie" : transport.header;
+  if (cache !== null) {
+    const hit = await cachedSession<Data>(engine, cache, raw, kind, transport);
+    if (hit !== null) return hit;
+  }
+
   const parsed = codec.parseValue(raw);
   if (!parsed.ok) {
     events.emit("invalid-token", { reason: parsed.reason, ip, userAgent });
@@ -119,6 +127,7 @@ export async function loadSession<Data extends SessionData>(
   }
   const { id, secret } = parsed.token;
   const now = config.clock();
+  const ticket = cache === null ? 0 : cache.ticket();
   const row = await engine.call("get", () => engine.store.get(id, now));
   // The row is fetched by id, then the secret's hash compared in constant time: a stale
   // (rotated) or guessed secret looks exactly like an unknown id.
@@ -148,5 +157,52 @@ export async function loadSession<Data extends SessionData>(
   state.meta = row.meta;
   state.keyStale = opened.keyStale;
   state.cookiePayload = transport.kind === "cookie" ? codec.openPayload(id, row.secretHash, parsed.sealedPayload) : null;
+  if (cache !== null && !opened.keyStale) {
+    cache.offer(ticket, { id, raw, kind, secret, base: opened.base, data: opened.data }, state.cookiePayload);
+  }
   return new Session<Data>(context, state);
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * A session from the near-cache: the exact transported value verified earlier, the channel up,
+ * not older than the cache's ttl, and not expired. Null sends the request down the full path.
+ */
+async function cachedSession<Data extends SessionData>(
+  engine: Engine,
+  cache: NearCache,
+  raw: string,
+  kind: string,
+  transport: Transport,
+): Promise<Session<Data> | null> {
+  const entry = cache.lookup(raw, kind);
+  if (entry === undefined) return null;
+  if (!cache.synchronous) {
+    // An invalidation may already sit in this process's socket: let it be read first.
+    await nextTurn();
+    if (cache.lookup(raw, kind) !== entry) return null;
+  }
+  const now = engine.config.clock();
+  const cached = entry.base;
+  if (
+    isExpired(cached.expiresAt, now) ||
+    isExpired(expiresAt(engine.config.policy, cached.createdAt, cached.lastActiveAt, cached.lifetime), now)
+  ) {
+    // Another process may have slid the expiry meanwhile: ask the store.
+    return null;
+  }
+  const { base, data } = cache.copyOf(entry);
+  const state = freshState(transport, true, base.ip, base.userAgent);
+  state.id = entry.id;
+  state.secret = entry.secret;
+  state.base = base;
+  state.data = data;
+  state.maybeDirty = false;
+  state.userId = base.userId;
+  state.authenticatedAt = base.authenticatedAt;
+  state.lifetime = base.lifetime;
+  state.meta = base.meta;
+  state.cookiePayload = entry.cookiePayload;
+  return new Session<Data>(engine.context, state);
 }

@@ -60,7 +60,10 @@ export function createManagement(engine: Engine) {
       if (n === 0) break;
       await yieldToEventLoop();
     }
-    if (total > 0) events.emit("expired", { count: total });
+    if (total > 0) {
+      await engine.changed("all");
+      events.emit("expired", { count: total });
+    }
     return total;
   }
 
@@ -77,6 +80,7 @@ export function createManagement(engine: Engine) {
       const now = config.clock();
       const row = events.has("revoked") ? await engine.call("get", () => store.get(id, now)) : null;
       const deleted = await engine.call("delete", () => store.delete(id));
+      if (deleted) await engine.changed([id]);
       if (deleted) events.emit("revoked", { id, userId: row?.userId ?? null, reason: "revoke" });
       return deleted;
     },
@@ -85,6 +89,7 @@ export function createManagement(engine: Engine) {
       const except =
         options.except === undefined ? [] : (Array.isArray(options.except) ? options.except : [options.except]).map(idOf);
       const ids = await engine.call("deleteByUser", () => store.deleteByUser(userId, except));
+      await engine.changed(ids);
       for (const id of ids) events.emit("revoked", { id, userId, reason: "revoke-user" });
       return ids.length;
     },

@@ -110,6 +110,7 @@ export function createSessions<Data extends SessionData = Record<string, unknown
     async close() {
       await scheduler?.stop();
       await manage.stopPruning();
+      await engine.cache?.stop();
       await engine.call("close", () => config.store.close());
     },
   }) as Sessions<Data>;

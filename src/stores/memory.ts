@@ -1,4 +1,5 @@
 import type { SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "../contract/store.js";
+import { localChannel } from "./local-channel.js";
 
 /** Options for {@link memoryStore}. */
 export interface MemoryStoreOptions {
@@ -74,6 +75,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): SessionStore {
 
   return {
     name: "memory",
+    // In-process: every createSessions({ cache }) on this store object hears every write.
+    invalidation: localChannel(),
     async get(id, now) {
       const row = live(id, now);
       if (!row) return null;
