@@ -3,8 +3,10 @@ import { SessionConfigError } from "../contract/errors.js";
 import { Session } from "../core/session.js";
 import type { Sessions } from "../core/sessions.js";
 import { type CsrfOptions, isUnsafeMethod, resolveCsrfOptions, SessionCsrfError, submittedCsrfToken } from "../http/csrf.js";
+import type { CompatCookie } from "./compat-cookie.js";
+import { finalCommit, type RequestSessionState } from "./compat-session.js";
 import { deferHeaders } from "./defer-headers.js";
-import { createSessionView, mergeCommitHeaders, type RequestSessionState } from "./express-view.js";
+import { createSessionView } from "./express-view.js";
 import { pickHeaders, sessionHeaderNames } from "./node-headers.js";
 
 export type { CsrfOptions } from "../http/csrf.js";
@@ -31,19 +33,6 @@ export type AppSessionData = keyof SessionData extends never ? Record<string, un
 
 type Callback = (error?: unknown) => void;
 
-/** Read-only cookie facts, shaped like express-session's `req.session.cookie`. */
-export interface ExpressSessionCookie {
-  readonly expires: Date | null;
-  /** Milliseconds until the session expires, or null without timeouts. */
-  readonly maxAge: number | null;
-  readonly originalMaxAge: number | null;
-  readonly httpOnly: boolean | undefined;
-  readonly secure: boolean | undefined;
-  readonly sameSite: "lax" | "strict" | "none" | undefined;
-  readonly path: string | undefined;
-  readonly domain: string | undefined;
-}
-
 /** The methods express-session code (Passport 0.7 among it) calls on `req.session`. */
 export interface ExpressSessionApi<Data extends object> extends Session<Data> {
   /** Deletes this session and continues the request with a new, empty one under a new token. */
@@ -52,13 +41,21 @@ export interface ExpressSessionApi<Data extends object> extends Session<Data> {
   save(callback?: Callback): this;
   /** Re-reads the session from the store, dropping unsaved changes. */
   reload(callback?: Callback): this;
-  /** Deletes the session at commit; with a callback, commits the deletion now. */
+  /**
+   * Deletes the session and removes `req.session`, as express-session does: with a callback
+   * the store delete happens now, without one at the response's commit (which clears the cookie).
+   */
   destroy(callback?: Callback): this;
   /** Accepted for compatibility: the engine slides the expiry itself at commit. */
   touch(): this;
   /** Accepted for compatibility: the engine slides the expiry itself at commit. */
   resetMaxAge(): this;
-  readonly cookie: ExpressSessionCookie;
+  /**
+   * The session cookie, as express-session describes it. Writing `maxAge` (ms) or `expires`
+   * gives this session its own idle timeout ("remember me", bounded by `maxIdleTimeout`);
+   * `maxAge = null` makes it a browser-session cookie. See `session.setLifetime()`.
+   */
+  readonly cookie: CompatCookie;
   /** The underlying sessionkit `Session`. */
   readonly sessionkit: Session<Data>;
 }
@@ -75,8 +72,10 @@ export type ExpressSession<Data extends object = AppSessionData> = ExpressSessio
 declare global {
   namespace Express {
     interface Request {
-      /** Set by sessionkit's `sessionMiddleware`. */
+      /** Set by sessionkit's `sessionMiddleware`; removed by `req.session.destroy()`. */
       session: ExpressSession;
+      /** The public id of `req.session` (`session.id`, not the token), as express-session's `req.sessionID`. */
+      readonly sessionID: string;
     }
   }
 }
@@ -142,22 +141,18 @@ export function sessionMiddleware<Data extends object>(
         pending: null,
         headers,
         ip,
+        transport,
         deferredError: undefined,
         inflight: null,
         replaceView: (view) => {
-          request.session = view;
+          if (view === null) delete request.session;
+          else request.session = view;
         },
       };
       request.session = createSessionView(state);
-      deferHeaders(
-        res,
-        async () => {
-          await state.inflight;
-          if (state.deferredError !== undefined) throw state.deferredError;
-          return mergeCommitHeaders(state.pending, await engine.commit(state.session));
-        },
-        next,
-      );
+      // express-session's req.sessionID (logging and rate-limit middleware read it): the public id.
+      Object.defineProperty(req, "sessionID", { configurable: true, enumerable: true, get: () => state.session.id });
+      deferHeaders(res, () => finalCommit(state), next);
       next();
     }, next);
   };

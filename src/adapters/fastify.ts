@@ -3,6 +3,9 @@ import fp from "fastify-plugin";
 import type { Session } from "../core/session.js";
 import type { Sessions } from "../core/sessions.js";
 import { type CsrfOptions, isUnsafeMethod, resolveCsrfOptions, SessionCsrfError, submittedCsrfToken } from "../http/csrf.js";
+import type { CompatCookie } from "./compat-cookie.js";
+import { finalCommit, type RequestSessionState } from "./compat-session.js";
+import { createFastifySessionView } from "./fastify-view.js";
 import { applyNodeHeaders, pickHeaders, sessionHeaderNames } from "./node-headers.js";
 
 export type { CsrfOptions } from "../http/csrf.js";
@@ -27,10 +30,50 @@ export interface SessionData {}
 /** The declared `SessionData`, or any keys when the app declared none. */
 export type AppSessionData = keyof SessionData extends never ? Record<string, unknown> : SessionData;
 
+type Callback = (error?: unknown) => void;
+
+/**
+ * What code written for @fastify/session (and @fastify/passport) calls on `request.session`.
+ * Every operation returns a promise, or takes a callback instead.
+ */
+export interface FastifySessionApi<Data extends object> extends Session<Data> {
+  /** The public id (`session.id`, not the token), as @fastify/session's `sessionId`. */
+  readonly sessionId: string;
+  /**
+   * The session cookie. Writing `maxAge` (ms) or `expires` gives this session its own idle
+   * timeout ("remember me", bounded by `maxIdleTimeout`); `maxAge = null` makes it a
+   * browser-session cookie. See `session.setLifetime()`.
+   */
+  readonly cookie: CompatCookie;
+  /** Deletes the stored session now and continues with a new, empty one, keeping the `keys` listed. */
+  regenerate(keys?: readonly string[]): Promise<void>;
+  regenerate(callback: Callback): void;
+  regenerate(keys: readonly string[], callback: Callback): void;
+  /** Deletes the session now (the response clears the cookie); `request.session` becomes null. */
+  destroy(): Promise<void>;
+  destroy(callback: Callback): void;
+  /** Commits now (the response commits again, writing only what changed since). */
+  save(): Promise<void>;
+  save(callback: Callback): void;
+  /** Re-reads the session from the store, dropping unsaved changes (a new `request.session`). */
+  reload(): Promise<void>;
+  reload(callback: Callback): void;
+  /** Accepted for compatibility: the engine slides the expiry itself at commit. */
+  touch(): void;
+  /** Per-session cookie options: `maxAge` / `expires`, as on `cookie`. */
+  options(options: { maxAge?: number | null; expires?: Date | null }): void;
+  /** The underlying sessionkit `Session`. */
+  readonly sessionkit: Session<Data>;
+}
+
+/** `request.session`: the sessionkit API, the @fastify/session API, and data keys as properties. */
+export type FastifySession<Data extends object = AppSessionData> = FastifySessionApi<Data> &
+  Partial<Data> & { [key: string]: unknown };
+
 declare module "fastify" {
   interface FastifyRequest {
-    /** Set by sessionkit's `sessionPlugin` in `onRequest`. */
-    session: Session<AppSessionData>;
+    /** Set by sessionkit's `sessionPlugin` in `onRequest`; null after `destroy()`. */
+    session: FastifySession;
   }
 }
 
@@ -45,7 +88,8 @@ export interface FastifySessionOptions {
   transport?: string | ((request: FastifyRequest) => string | undefined);
 }
 
-const COMMITTED = Symbol("sessionkit.committed");
+const STATE = Symbol("sessionkit.state");
+type Marked = FastifyRequest & { [STATE]?: RequestSessionState | null };
 
 const sessionPluginAsync: FastifyPluginAsync<FastifySessionOptions> = async (fastify, options) => {
   const sessions = options.sessions;
@@ -55,20 +99,37 @@ const sessionPluginAsync: FastifyPluginAsync<FastifySessionOptions> = async (fas
     );
   }
   const names = sessionHeaderNames(sessions.config.transports);
-  fastify.decorateRequest("session", null as unknown as Session<AppSessionData>);
+  fastify.decorateRequest("session", null as unknown as FastifySession);
 
   fastify.addHook("onRequest", async (request) => {
     const transport = typeof options.transport === "function" ? options.transport(request) : options.transport;
+    const headers = pickHeaders(request.headers, names);
     // A store failure rejects here and Fastify answers with its error handling (a 5xx).
-    request.session = await sessions.load(pickHeaders(request.headers, names), { ip: request.ip, transport });
+    const session = await sessions.load(headers, { ip: request.ip, transport });
+    const state: RequestSessionState = {
+      sessions: sessions as unknown as Sessions<Record<string, unknown>>,
+      session: session as unknown as Session<Record<string, unknown>>,
+      pending: null,
+      headers,
+      ip: request.ip,
+      transport,
+      deferredError: undefined,
+      inflight: null,
+      replaceView: (view) => {
+        request.session = view as FastifySession;
+      },
+    };
+    (request as Marked)[STATE] = state;
+    request.session = createFastifySessionView(state) as FastifySession;
   });
 
   fastify.addHook("onSend", async (request, reply, payload) => {
-    const marked = request as FastifyRequest & { [COMMITTED]?: true };
+    const marked = request as Marked;
+    const state = marked[STATE];
     // onSend runs again for the error response if the commit throws: commit once only.
-    if (!request.session || marked[COMMITTED]) return payload;
-    marked[COMMITTED] = true;
-    applyNodeHeaders(replyTarget(reply), await sessions.commit(request.session));
+    if (!state) return payload;
+    marked[STATE] = null;
+    applyNodeHeaders(replyTarget(reply), await finalCommit(state));
     return payload;
   });
 };
@@ -116,7 +177,7 @@ export function csrfProtection(options: CsrfOptions = {}): (request: FastifyRequ
   const { header, field } = resolveCsrfOptions(options);
   return async function sessionkitCsrf(request) {
     if (!isUnsafeMethod(request.method)) return;
-    if (!request.session.verifyCsrf(submittedCsrfToken(request.headers[header], request.body, field))) {
+    if (!request.session?.verifyCsrf(submittedCsrfToken(request.headers[header], request.body, field))) {
       throw new SessionCsrfError();
     }
   };

@@ -1,7 +1,6 @@
 import Fastify, { type FastifyRequest } from "fastify";
 import { expect, expectTypeOf, it } from "vitest";
-import { type AppSessionData, csrfProtection, sessionPlugin } from "../../src/adapters/fastify.js";
-import type { Session } from "../../src/core/session.js";
+import { type AppSessionData, csrfProtection, type FastifySession, sessionPlugin } from "../../src/adapters/fastify.js";
 import { runAdapterSuite } from "./adapter.case.js";
 import { makeSessions } from "./harness.js";
 
@@ -53,7 +52,7 @@ runAdapterSuite("fastify", async ({ sessions, arrive }) => {
 
 it("types request.session through module augmentation (checked by tsc)", () => {
   const check = (request: FastifyRequest) => {
-    expectTypeOf(request.session).toEqualTypeOf<Session<AppSessionData>>();
+    expectTypeOf(request.session).toEqualTypeOf<FastifySession<AppSessionData>>();
     expectTypeOf(request.session.get("anything")).toEqualTypeOf<unknown>();
   };
   expectTypeOf(check).toBeFunction();

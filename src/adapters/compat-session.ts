@@ -1,0 +1,96 @@
+import { SessionStateError } from "../contract/errors.js";
+import type { Session } from "../core/session.js";
+import type { Sessions } from "../core/sessions.js";
+
+/**
+ * What one request keeps while an express-session / @fastify/session compatible view of its
+ * session is alive. Shared by the Express and Fastify adapters.
+ */
+export interface RequestSessionState {
+  sessions: Sessions<Record<string, unknown>>;
+  /** The request's session. regenerate() keeps the object: the engine resets it in place. */
+  session: Session<Record<string, unknown>>;
+  /** Headers from commits made during the request (`save`, `regenerate`, `destroy(cb)`). */
+  pending: Headers | null;
+  /** The request headers the session was loaded from, for `reload`. */
+  headers: Headers;
+  ip: string | null;
+  transport: string | undefined;
+  /** An error from an operation nobody awaited or called back for, raised by the final commit. */
+  deferredError: unknown;
+  /** Operations still running; the final commit waits for them. */
+  inflight: Promise<unknown> | null;
+  /** Replaces the framework's `req.session` (regenerate hands out a new view, destroy removes it). */
+  replaceView(view: object | null): void;
+}
+
+/**
+ * Merges the headers of a later commit into those of earlier ones: the latest token
+ * (Set-Cookie or header) wins, Vary accumulates, Cache-Control stays.
+ */
+export function mergeCommitHeaders(pending: Headers | null, next: Headers): Headers {
+  if (pending === null) return next;
+  const merged = new Headers(pending);
+  if (next.getSetCookie().length > 0) {
+    merged.delete("set-cookie");
+    for (const line of next.getSetCookie()) merged.append("set-cookie", line);
+  }
+  next.forEach((value, name) => {
+    if (name === "set-cookie") return;
+    if (name === "vary") {
+      const tokens = new Set([...(merged.get("vary") ?? "").split(","), ...value.split(",")].map((t) => t.trim()));
+      tokens.delete("");
+      merged.set("vary", [...tokens].join(", "));
+    } else merged.set(name, value);
+  });
+  return merged;
+}
+
+/**
+ * Runs an operation after the ones started before it (their failures were reported to
+ * their own callers), and makes the final commit wait for it.
+ */
+export function enqueue(state: RequestSessionState, run: () => Promise<void>): Promise<void> {
+  const running = (state.inflight ?? Promise.resolve()).then(run);
+  state.inflight = running.catch(() => undefined);
+  return running;
+}
+
+/** Commits now; the response commits again and writes only what changed since. */
+export async function commitNow(state: RequestSessionState): Promise<void> {
+  state.pending = mergeCommitHeaders(state.pending, await state.sessions.commit(state.session));
+}
+
+/** The response's own commit: after every pending operation, with the headers they produced. */
+export async function finalCommit(state: RequestSessionState): Promise<Headers> {
+  await state.inflight;
+  if (state.deferredError !== undefined) throw state.deferredError;
+  return mergeCommitHeaders(state.pending, await state.sessions.commit(state.session));
+}
+
+/**
+ * express-session / @fastify/session `regenerate`: the stored session is deleted now and the
+ * request continues with a new, empty one under a new id and token, keeping only `keep`.
+ */
+export async function regenerateSession(state: RequestSessionState, keep: readonly string[] = []): Promise<void> {
+  const session = state.session;
+  const kept = keep.filter((key) => session.has(key)).map((key) => [key, session.get(key)] as const);
+  session.destroy();
+  await commitNow(state); // the engine resets the session in place: new, empty, no id yet
+  for (const [key, value] of kept) session.set(key, value);
+}
+
+/**
+ * Re-reads the session from the store, dropping unsaved changes. It reloads by the token the
+ * request came with, so it refuses a session that is new or was rotated during the request.
+ */
+export async function reloadSession(state: RequestSessionState, adapter: string): Promise<void> {
+  const current = state.session;
+  const fresh = await state.sessions.load(state.headers, { ip: state.ip, transport: state.transport });
+  if (current.isNew || fresh.isNew || fresh.id !== current.id) {
+    throw new SessionStateError(
+      `[sessionkit] [${adapter}] reload() found no stored session for this request's token (the session is new, was rotated or regenerated during the request, or is gone); save() first, or reload on the next request`,
+    );
+  }
+  state.session = fresh;
+}
