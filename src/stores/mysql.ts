@@ -98,11 +98,14 @@ const errno = (error: unknown) => (error as { errno?: unknown } | null)?.errno;
 const errorKinds = {
   isMissingTable: (error: unknown) => errno(error) === 1146, // ER_NO_SUCH_TABLE
   isDeadlock: (error: unknown) => errno(error) === 1213, // ER_LOCK_DEADLOCK: InnoDB rolled the transaction back
-  // Access denied (1044, 1045), unknown database (1049), or an error without a server errno
-  // (a Node socket error, mysql2's own timeouts and "connection lost").
+  // SQLSTATE class 08 (connection) or 28 (access denied: 1045, MariaDB's 1698), no access to or
+  // no such database (1044, 1049), or no server errno at all (a Node socket error, mysql2's own
+  // timeouts and "connection lost").
   isConnection: (error: unknown) => {
     const n = errno(error);
-    return typeof n !== "number" || n === 1044 || n === 1045 || n === 1049 || n < 1000;
+    const state = (error as { sqlState?: unknown } | null)?.sqlState;
+    if (typeof state === "string" && /^(08|28)/.test(state)) return true;
+    return typeof n !== "number" || n < 1000 || n === 1044 || n === 1049;
   },
 };
 const isDuplicate = (error: unknown) => errno(error) === 1062; // ER_DUP_ENTRY

@@ -3,9 +3,11 @@
  * user, a missing table and a query timeout each reject `load`/`commit` with a
  * `SessionStoreError` naming the store and keeping the cause, and the same `sessions` object
  * works again once the fault is gone. The shared database servers are never stopped: a
- * loopback proxy (test/helpers/tcp-proxy.ts) cuts the connection instead.
+ * loopback proxy (test/helpers/tcp-proxy.ts) cuts the connection instead. A failing statement
+ * never lets its bound values (user id, user agent...) into the error.
  */
 import net from "node:net";
+import { inspect } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createSessions, type SessionStore, SessionStoreError } from "../../src/index.js";
 import { memoryStore } from "../../src/stores/memory.js";
@@ -150,6 +152,32 @@ for (const backend of Object.values(sqlBackends)) {
       } finally {
         await sessions.close();
         await admin.dropTable(missing);
+      }
+    });
+
+    it("a statement the server refuses: the SessionStoreError holds none of the values it carried", async () => {
+      const checked = uniqueName(`sk_fault_check_${backend.kind.slice(0, 2)}`);
+      const store = backend.store(url, checked);
+      const sessions = make(store);
+      try {
+        await store.migrate();
+        // A constraint the row breaks: PostgreSQL then details the whole failing row, and
+        // mysql2 keeps the statement with every value inlined.
+        await admin.exec(
+          `ALTER TABLE ${backend.kind === "postgres" ? `"${checked}"` : `\`${checked}\``} ADD CONSTRAINT ${checked}_ua CHECK (user_agent NOT LIKE '%Distinctive%')`,
+        );
+        const agent = "AgentSmith/9.9 (Distinctive; fault-test)";
+        const s = await sessions.load(new Request("http://127.0.0.1/", { headers: { "user-agent": agent } }));
+        s.set("a", 1);
+        await s.login("user-7f3a9c-fault");
+        const error = await expectStoreError(sessions.commit(s), backend.kind, /failed/);
+        const text = `${error.message}\n${inspect(error, { depth: 10 })}`;
+        for (const value of ["AgentSmith", "user-7f3a9c-fault", s.id]) expect(text).not.toContain(value);
+        expect(error.cause).toBeInstanceOf(Error);
+        expect(error.cause).not.toBeInstanceOf(SessionStoreError); // wrapped once
+      } finally {
+        await sessions.close();
+        await admin.dropTable(checked);
       }
     });
 
