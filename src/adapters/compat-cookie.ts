@@ -9,7 +9,7 @@ const ATTRIBUTES = ["httpOnly", "secure", "sameSite", "path", "domain", "partiti
  * `expires` are writable and become the session's own lifetime (`session.setLifetime()`):
  * a number of ms, or a date, sets its idle timeout ("remember me"), bounded by
  * `maxIdleTimeout`; `null` makes it a browser-session cookie. The other attributes are the
- * configured ones; writing the same value is accepted, a different one is refused.
+ * configured ones; writing the same value is accepted, a different one is refused (TypeError).
  */
 export interface CompatCookie {
   /** When the session will expire if nothing else happens (null for a browser-session cookie). */
@@ -18,12 +18,12 @@ export interface CompatCookie {
   maxAge: number | null;
   /** The idle timeout the expiry slides by, in ms (null: none, or a browser-session cookie). */
   originalMaxAge: number | null;
-  readonly httpOnly: boolean | undefined;
-  readonly secure: boolean | undefined;
-  readonly sameSite: "lax" | "strict" | "none" | undefined;
-  readonly path: string | undefined;
-  readonly domain: string | undefined;
-  readonly partitioned: boolean | undefined;
+  httpOnly: boolean | undefined;
+  secure: boolean | undefined;
+  sameSite: "lax" | "strict" | "none" | undefined;
+  path: string | undefined;
+  domain: string | undefined;
+  partitioned: boolean | undefined;
   /** What express-session stores as `session.cookie`. */
   toJSON(): Record<string, unknown>;
 }

@@ -25,7 +25,7 @@ const SESSION_METHODS = new Set([
  * as express-session does, and from then on the view reads the data; the engine's value stays
  * at `req.session.sessionkit.<name>`.
  */
-const SESSION_FACTS = new Set([
+const SESSION_FACTS = new Set<string>([
   "userId",
   "isNew",
   "authenticatedAt",
@@ -38,7 +38,31 @@ const SESSION_FACTS = new Set([
   "meta",
   "destroyed",
   "lifetime",
-]);
+] satisfies SessionFactName[]);
+
+/** The `Session` properties a compat view lets data shadow (see SESSION_FACTS). */
+export type SessionFactName =
+  | "userId"
+  | "isNew"
+  | "authenticatedAt"
+  | "interrupted"
+  | "createdAt"
+  | "lastActiveAt"
+  | "expiresAt"
+  | "ip"
+  | "userAgent"
+  | "meta"
+  | "destroyed"
+  | "lifetime";
+
+/**
+ * Those properties as a compat view types them: writable and deletable, as they are in an
+ * express-session app (`req.session.userId = user.id`), holding the engine's value until
+ * data is written under the name.
+ */
+export type WritableFacts<Data extends object> = {
+  -readonly [K in SessionFactName]?: Session<Data>[K] | (K extends keyof Data ? Data[K] : never);
+};
 
 /** What an adapter adds to the view: its own methods and read-only properties. */
 export interface ViewSpec {

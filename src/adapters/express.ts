@@ -5,6 +5,7 @@ import type { Sessions } from "../core/sessions.js";
 import { type CsrfOptions, isUnsafeMethod, resolveCsrfOptions, SessionCsrfError, submittedCsrfToken } from "../http/csrf.js";
 import type { CompatCookie } from "./compat-cookie.js";
 import { finalCommit, type RequestSessionState } from "./compat-session.js";
+import type { SessionFactName, WritableFacts } from "./compat-view.js";
 import { deferHeaders } from "./defer-headers.js";
 import { createSessionView } from "./express-view.js";
 import { pickHeaders, sessionHeaderNames } from "./node-headers.js";
@@ -34,7 +35,9 @@ export type AppSessionData = keyof SessionData extends never ? Record<string, un
 type Callback = (error?: unknown) => void;
 
 /** The methods express-session code (Passport 0.7 among it) calls on `req.session`. */
-export interface ExpressSessionApi<Data extends object> extends Session<Data> {
+export interface ExpressSessionApi<Data extends object>
+  extends Omit<Session<Data>, SessionFactName | "destroy">,
+    WritableFacts<Data> {
   /** Deletes this session and continues the request with a new, empty one under a new token. */
   regenerate(callback?: Callback): this;
   /** Commits now (the response commits again, writing only what changed since). */

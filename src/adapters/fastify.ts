@@ -5,6 +5,7 @@ import type { Sessions } from "../core/sessions.js";
 import { type CsrfOptions, isUnsafeMethod, resolveCsrfOptions, SessionCsrfError, submittedCsrfToken } from "../http/csrf.js";
 import type { CompatCookie } from "./compat-cookie.js";
 import { finalCommit, type RequestSessionState } from "./compat-session.js";
+import type { SessionFactName, WritableFacts } from "./compat-view.js";
 import { createFastifySessionView } from "./fastify-view.js";
 import { applyNodeHeaders, pickHeaders, sessionHeaderNames } from "./node-headers.js";
 
@@ -36,7 +37,9 @@ type Callback = (error?: unknown) => void;
  * What code written for @fastify/session (and @fastify/passport) calls on `request.session`.
  * Every operation returns a promise, or takes a callback instead.
  */
-export interface FastifySessionApi<Data extends object> extends Session<Data> {
+export interface FastifySessionApi<Data extends object>
+  extends Omit<Session<Data>, SessionFactName | "destroy">,
+    WritableFacts<Data> {
   /** The public id (`session.id`, not the token), as @fastify/session's `sessionId`. */
   readonly sessionId: string;
   /**
