@@ -64,6 +64,32 @@ code { font:13px ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mon
 ul.users { list-style:none; padding:0; margin:0; display:grid; grid-template-columns:1fr 1fr; gap:10px; }
 ul.users button { width:100%; text-align:left; padding:10px 14px; }
 footer { max-width:920px; margin:0 auto 30px; padding:0 20px; color:var(--muted); font-size:13px; }
+select { max-width:100%; }
+td, .notice, p { overflow-wrap:anywhere; }
+td.nowrap { white-space:nowrap; overflow-wrap:normal; }
+/* A table that cannot reflow scrolls inside its card instead of widening the page. */
+.scroll { overflow-x:auto; }
+/* Phones (390 px is an iPhone 12-15): one column, header on two lines, and the Devices table
+   as one stacked card per device, each cell with its column name (data-label). */
+@media (max-width: 640px) {
+  .bar { flex-wrap:wrap; gap:6px 14px; padding:10px 14px; }
+  .bar nav { flex:1 1 auto; }
+  .who { flex:1 1 100%; justify-content:space-between; }
+  main { margin:16px auto; padding:0 12px; }
+  footer { padding:0 12px; }
+  .card { padding:14px; }
+  .grid, ul.users { grid-template-columns:1fr; }
+  table.devices thead { position:absolute; width:1px; height:1px; overflow:hidden; clip:rect(0 0 0 0); }
+  table.devices, table.devices tbody, table.devices tr, table.devices td { display:block; width:100%; }
+  table.devices tr { border-bottom:1px solid var(--line); padding:8px 0; }
+  table.devices tr:last-child { border-bottom:none; }
+  table.devices tr.current { background:var(--accent-bg); border-radius:8px; padding:8px; }
+  table.devices tr.current td { background:none; }
+  table.devices td { border:none; padding:3px 0; display:flex; gap:10px; }
+  table.devices td[data-label]::before { content:attr(data-label); flex:0 0 92px; color:var(--muted); font-size:12px;
+    text-transform:uppercase; letter-spacing:.4px; padding-top:2px; }
+  table.devices td.device { display:block; }
+}
 `;
 
 /** The page frame: header with navigation and the signed-in user, notice, content. */

@@ -13,13 +13,13 @@ export interface DevicesView {
 function deviceRow(info: SessionInfo, csrf: string, now: number): SafeHtml {
   const device = describeUserAgent(info.userAgent);
   return html`<tr class="${info.current ? "current" : ""}" data-testid="device" data-current="${String(info.current)}">
-  <td><strong>${device.browser}</strong>${info.current ? html`<span class="tag">this device</span>` : ""}
+  <td class="device"><strong>${device.browser}</strong>${info.current ? html`<span class="tag">this device</span>` : ""}
     <div class="muted small">${device.os} · ${device.kind}</div>
     <div class="muted small" title="${info.userAgent ?? ""}">session <code>${info.id.slice(0, 8)}</code></div></td>
-  <td>${displayIp(info.ip)}</td>
-  <td>${timeTag(info.createdAt, now)}</td>
-  <td>${timeTag(info.lastActiveAt, now)}</td>
-  <td>${timeTag(info.expiresAt, now)}</td>
+  <td data-label="IP">${displayIp(info.ip)}</td>
+  <td data-label="Signed in">${timeTag(info.createdAt, now)}</td>
+  <td data-label="Last active">${timeTag(info.lastActiveAt, now)}</td>
+  <td data-label="Expires">${timeTag(info.expiresAt, now)}</td>
   <td><form class="inline" method="post" action="/devices/revoke">
     <input type="hidden" name="_csrf" value="${csrf}">
     <input type="hidden" name="id" value="${info.id}">
@@ -36,7 +36,7 @@ export function devicesPage(view: DevicesView): SafeHtml {
 <p class="lead">Every browser signed in as ${view.userName}, most recently active first. Revoking deletes the
 session on the server: that browser is signed out on its next request, wherever it is.</p>
 <section class="card">
-  <table>
+  <table class="devices">
     <thead><tr><th>Browser</th><th>IP</th><th>Signed in</th><th>Last active</th><th>Expires</th><th></th></tr></thead>
     <tbody>${view.sessions.map((s) => deviceRow(s, view.csrf, view.now))}</tbody>
   </table>

@@ -69,9 +69,9 @@ export function homePage(view: HomeView): SafeHtml {
   </div>
   ${
     lines.length > 0
-      ? html`<table class="small" style="margin-top:12px"><thead><tr><th>Item</th><th>Options</th><th>Price</th></tr></thead><tbody>
-      ${lines.map((l) => html`<tr><td>${l.name}</td><td class="muted">${l.options}</td><td>${formatPrice(l.priceCents)}</td></tr>`)}
-      </tbody></table>${view.cart.length > lines.length ? html`<div class="muted small">…and ${view.cart.length - lines.length} more.</div>` : ""}`
+      ? html`<div class="scroll"><table class="small" style="margin-top:12px"><thead><tr><th>Item</th><th>Options</th><th>Price</th></tr></thead><tbody>
+      ${lines.map((l) => html`<tr><td>${l.name}</td><td class="muted">${l.options}</td><td class="nowrap">${formatPrice(l.priceCents)}</td></tr>`)}
+      </tbody></table></div>${view.cart.length > lines.length ? html`<div class="muted small">…and ${view.cart.length - lines.length} more.</div>` : ""}`
       : html`<p class="muted small">Empty. Add a few items, or fill the cart until the session holds more than a cookie ever could.</p>`
   }
 </section>`;

@@ -3,7 +3,8 @@
  * browser). Browser contexts are separate cookie jars, so each one is a device.
  *
  * Screenshots of every page go to test-artifacts/screenshots/. With UPDATE_DOCS_SCREENSHOT=1
- * the Devices page is also copied to docs/images/devices.png for the README.
+ * the Devices page is also copied to docs/images/devices.png for the README, and the
+ * phone-width shots (390x844) to docs/images/phone-*.png for docs/demo.md.
  */
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync } from "node:fs";
@@ -59,9 +60,9 @@ describe.skipIf(executablePath === null)("demo in Chromium", { timeout: 90_000 }
   const base = () => (running as RunningDemo).url;
 
   /** A new device: its own cookie jar; `userAgent` decides what the Devices page shows. */
-  async function device(userAgent?: string): Promise<Page> {
+  async function device(userAgent?: string, viewport = { width: 1000, height: 640 }): Promise<Page> {
     const b = browser as Browser;
-    const context = await b.newContext({ viewport: { width: 1000, height: 640 }, ...(userAgent ? { userAgent } : {}) });
+    const context = await b.newContext({ viewport, ...(userAgent ? { userAgent } : {}) });
     contexts.push(context);
     context.setDefaultTimeout(15_000);
     context.setDefaultNavigationTimeout(15_000);
@@ -204,6 +205,54 @@ describe.skipIf(executablePath === null)("demo in Chromium", { timeout: 90_000 }
     expect(cookieBytes).toBeLessThan(200);
     expect(await page.getByText("This data would no longer fit in a cookie.").isVisible()).toBe(true);
     await shot(page, "home");
+  });
+
+  it("at phone width (390x844) no page is wider than the screen; phone screenshots of each", async () => {
+    const PHONE = { width: 390, height: 844 };
+    const phone = await device(IPHONE_UA, PHONE);
+    const laptop = await device(desktopUa());
+    const docs = process.env.UPDATE_DOCS_SCREENSHOT === "1";
+    /** The page's layout width, and a shot of it; `name` is the file under test-artifacts (and docs/images). */
+    async function check(name: string) {
+      const widths = await phone.evaluate(() => ({
+        scroll: document.documentElement.scrollWidth,
+        // What leaves its card: the widest element's right edge, for a readable failure.
+        // (Inside a .scroll box a wide table may scroll on its own; the box itself must fit.)
+        widest: Math.max(
+          ...[...document.querySelectorAll("body *")]
+            .filter((e) => e.parentElement?.closest(".scroll") === null)
+            .map((e) => Math.ceil(e.getBoundingClientRect().right)),
+        ),
+      }));
+      expect(widths.scroll, `${name}: the page scrolls sideways (${JSON.stringify(widths)})`).toBeLessThanOrEqual(PHONE.width);
+      expect(widths.widest, `${name}: an element sticks out of the screen`).toBeLessThanOrEqual(PHONE.width);
+      const file = await shot(phone, `phone-${name}`);
+      if (docs) copyFileSync(file, join(process.cwd(), "docs", "images", `phone-${name}.png`));
+    }
+
+    await phone.goto(`${base()}/`);
+    await check("home");
+    await phone.goto(`${base()}/signin`);
+    await check("sign-in");
+    await signIn(laptop, "Katherine Johnson");
+    await signIn(phone, "Katherine Johnson");
+    await submit(phone, phone.getByRole("button", { name: "Fill past 4 KB" }));
+    await submit(phone, phone.getByRole("button", { name: "Add to cart" }));
+    await check("home-full-cart");
+    await phone.goto(`${base()}/devices`);
+    expect(await phone.getByTestId("device").count()).toBe(2);
+    // Stacked: every device is its own block inside the card, revoke button included.
+    const card = await phone.locator("section.card").boundingBox();
+    for (const button of await phone.getByTestId("device").getByRole("button").all()) {
+      const box = await button.boundingBox();
+      expect(box && card && box.x + box.width <= card.x + card.width).toBe(true);
+    }
+    await check("devices");
+    await phone.goto(`${base()}/`);
+    await phone.locator('form[action="/cart/add"] input[name="_csrf"]').evaluate((input) => input.remove());
+    await submit(phone, phone.getByRole("button", { name: "Add to cart" }));
+    expect((await text(phone.locator("h1"))).trim()).toBe("Form refused");
+    await check("refused");
   });
 
   it("sign out deletes the session on the server; sign out all other devices signs out the rest", async () => {
