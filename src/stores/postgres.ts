@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { MigrateResult, SessionStore, StoredSession } from "../contract/store.js";
+import { listenClientOf, postgresChannel } from "./postgres/channel.js";
 import { postgresSql } from "./postgres/sql.js";
 import {
   bufferOf,
@@ -249,6 +250,14 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         return migrateResult(from);
       }),
     schemaSql: () => sql.ddl,
+    // The near-cache's channel (createSessions({ cache })): LISTEN/NOTIFY, opened only when a cache subscribes.
+    invalidation: postgresChannel({
+      qualifiedTable: sql.qualified,
+      notify: async (channel, payload) => {
+        await query("SELECT pg_notify($1, $2)", [channel, payload]);
+      },
+      listenClient: async () => listenClientOf(await pool()),
+    }),
     async close() {
       if (closed) return;
       closed = true;

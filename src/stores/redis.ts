@@ -2,6 +2,7 @@ import type { Cluster, Redis } from "ioredis";
 import { type Duration, parseDuration } from "../contract/duration.js";
 import { SessionConfigError } from "../contract/errors.js";
 import type { SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "../contract/store.js";
+import { redisChannel } from "./redis/channel.js";
 import {
   clientKeyPrefix,
   globEscape,
@@ -305,6 +306,8 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
 
   return scrubbed({
     name: "redis",
+    // The near-cache's channel (createSessions({ cache })): pub/sub, subscribed only when a cache is on.
+    invalidation: redisChannel({ client, prefix }),
 
     async get(id, now) {
       const row = parseHash(id, await redis.hgetallBuffer(sessionKey(id)));

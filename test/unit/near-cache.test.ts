@@ -1,7 +1,7 @@
 // The near-cache (createSessions({ cache })) on the memory store and its in-process channel,
 // and on a controllable channel that can drop. Correctness only: no timings.
 import { describe, expect, it } from "vitest";
-import type { InvalidationChannel, InvalidationListener, SessionStore } from "../../src/index.js";
+import type { Duration, InvalidationChannel, InvalidationListener, SessionStore, Sessions } from "../../src/index.js";
 import { createSessions, SessionConfigError } from "../../src/index.js";
 import { memoryStore } from "../../src/stores/memory.js";
 import { cookieOf, requestWith, SECRET, spyStore, T0 } from "../helpers/engine.js";
@@ -48,7 +48,7 @@ function withChannel(store: SessionStore, channel: InvalidationChannel): Session
 }
 
 /** Two engines ("processes") on one store, each with its own cache, and a movable clock. */
-function pair(options: { store?: SessionStore; ttl?: string; touchInterval?: string } = {}) {
+function pair(options: { store?: SessionStore; ttl?: Duration; touchInterval?: Duration } = {}) {
   const clock = { now: T0 };
   const spy = spyStore(options.store ?? memoryStore());
   const make = () =>
@@ -62,7 +62,7 @@ function pair(options: { store?: SessionStore; ttl?: string; touchInterval?: str
   return { a: make(), b: make(), clock, spy };
 }
 
-async function signIn(sessions: ReturnType<typeof createSessions>, userId = "u1") {
+async function signIn(sessions: Sessions, userId = "u1") {
   const s = await sessions.load(requestWith(null));
   s.set("cart", structuredClone(CART));
   await s.login(userId);
@@ -88,7 +88,7 @@ describe("near-cache", () => {
     const cookie = await signIn(a);
     await a.load(requestWith(cookie));
     const first = await a.load(requestWith(cookie));
-    (first.get("cart") as Array<{ qty: number }>)[0].qty = 99;
+    (first.get("cart") as Array<{ qty: number }>)[0]!.qty = 99;
     (first.get("cart") as unknown[]).push({ sku: "B" });
     const second = await a.load(requestWith(cookie));
     expect(second.get("cart")).toEqual(CART);
@@ -226,7 +226,7 @@ describe("near-cache", () => {
         },
       },
     }) as SessionStore;
-    const options = { secrets: [SECRET], cache: { ttl: "1h" } };
+    const options = { secrets: [SECRET], cache: { ttl: "1h" as Duration } };
     const a = createSessions({ ...options, store: inner });
     const b = createSessions({ ...options, store: slow });
     const cookie = await signIn(a);
