@@ -1,6 +1,6 @@
 import type { Handle, RequestEvent } from "@sveltejs/kit";
-import type { Session, Sessions } from "../index.js";
 import { applySessionHeaders } from "../http/apply-headers.js";
+import type { Session, Sessions } from "../index.js";
 
 /** Options of the SvelteKit handle. */
 export interface SvelteKitSessionOptions {
@@ -48,7 +48,7 @@ export function sessionHandle<Data extends object>(sessions: Sessions<Data>, opt
     const transport = typeof options.transport === "function" ? options.transport(event) : options.transport;
     const ip = options.ip ? (options.ip(event) ?? null) : clientAddress(event);
     const session: Session<Data> = await sessions.load(event.request, { ip, transport });
-    (event.locals as { session: Session<Data> }).session = session;
+    (event.locals as unknown as { session: Session<Data> }).session = session;
     const response = await resolve(event);
     const headers = await sessions.commit(session);
     try {
