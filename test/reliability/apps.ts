@@ -10,6 +10,8 @@
  *   POST /login?user=U      login(U)                                    -> { id }
  *   POST /logout            destroy()                                   -> { ok }
  *   POST /revoke?id=ID      sessions.revoke(ID)                          -> { revoked }
+ *   GET  /list?user=U       sessions.list(U)                             -> { ids, pid }
+ *   GET  /__stats           the process's memory and active handles      -> { pid, rss, heapUsed, resources }
  *   error                   -> 500 { error: name, storeError: boolean }
  */
 import { createServer } from "node:http";
@@ -67,7 +69,21 @@ async function handle(
       return seen;
     }
     case "GET /get":
-      return { id: session.isNew ? null : session.id, isNew: session.isNew, userId: session.userId, data: session.toJSON() };
+      return {
+        id: session.isNew ? null : session.id,
+        isNew: session.isNew,
+        userId: session.userId,
+        data: session.toJSON(),
+        pid: process.pid,
+      };
+    case "GET /list":
+      return { ids: (await sessions.list(query.get("user") ?? "")).map((s) => s.id), pid: process.pid };
+    case "GET /__stats": {
+      const memory = process.memoryUsage();
+      const resources: Record<string, number> = {};
+      for (const r of process.getActiveResourcesInfo()) resources[r] = (resources[r] ?? 0) + 1;
+      return { pid: process.pid, rss: memory.rss, heapUsed: memory.heapUsed, resources };
+    }
     case "POST /set": {
       const value = query.get("value") ?? "";
       session.set(query.get("key") ?? "k", /^\d+$/.test(value) ? Number(value) : value);
