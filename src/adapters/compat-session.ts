@@ -81,16 +81,45 @@ export async function regenerateSession(state: RequestSessionState, keep: readon
 }
 
 /**
- * Re-reads the session from the store, dropping unsaved changes. It reloads by the token the
- * request came with, so it refuses a session that is new or was rotated during the request.
+ * Re-reads the session from the store, dropping unsaved changes. It reloads by the latest
+ * token: the one a commit during this request issued (save, login), else the request's own.
  */
 export async function reloadSession(state: RequestSessionState, adapter: string): Promise<void> {
   const current = state.session;
-  const fresh = await state.sessions.load(state.headers, { ip: state.ip, transport: state.transport });
+  const fresh = await state.sessions.load(tokenHeaders(state), { ip: state.ip, transport: state.transport });
   if (current.isNew || fresh.isNew || fresh.id !== current.id) {
     throw new SessionStateError(
-      `[sessionkit] [${adapter}] reload() found no stored session for this request's token (the session is new, was rotated or regenerated during the request, or is gone); save() first, or reload on the next request`,
+      `[sessionkit] [${adapter}] reload() found no stored session for this request (it was never saved, or is gone); save() it first`,
     );
   }
   state.session = fresh;
 }
+
+/** The request headers with the token replaced by the one a commit during the request issued, if any. */
+function tokenHeaders(state: RequestSessionState): Headers {
+  if (state.pending === null) return state.headers;
+  const headers = new Headers(state.headers);
+  const cookies = state.pending.getSetCookie().map((line) => line.split(";")[0] as string);
+  if (cookies.length > 0) {
+    const sent = new Map(
+      (headers.get("cookie") ?? "")
+        .split(/;\s*/)
+        .filter(Boolean)
+        .map((pair) => split(pair)),
+    );
+    for (const pair of cookies) {
+      const [name, value] = split(pair);
+      sent.set(name, value);
+    }
+    headers.set("cookie", [...sent].map(([name, value]) => `${name}=${value}`).join("; "));
+  }
+  for (const t of state.sessions.config.transports) {
+    if (t.kind === "header" && state.pending.has(t.header)) headers.set(t.header, state.pending.get(t.header) as string);
+  }
+  return headers;
+}
+
+const split = (pair: string): [string, string] => {
+  const eq = pair.indexOf("=");
+  return eq < 0 ? [pair.trim(), ""] : [pair.slice(0, eq).trim(), pair.slice(eq + 1).trim()];
+};

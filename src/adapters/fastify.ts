@@ -92,7 +92,8 @@ export interface FastifySessionOptions {
 }
 
 const STATE = Symbol("sessionkit.state");
-type Marked = FastifyRequest & { [STATE]?: RequestSessionState | null };
+const COMMIT = Symbol("sessionkit.commit");
+type Marked = FastifyRequest & { [STATE]?: RequestSessionState; [COMMIT]?: Promise<Headers> };
 
 const sessionPluginAsync: FastifyPluginAsync<FastifySessionOptions> = async (fastify, options) => {
   const sessions = options.sessions;
@@ -128,11 +129,22 @@ const sessionPluginAsync: FastifyPluginAsync<FastifySessionOptions> = async (fas
 
   fastify.addHook("onSend", async (request, reply, payload) => {
     const marked = request as Marked;
-    const state = marked[STATE];
-    // onSend runs again for the error response if the commit throws: commit once only.
-    if (!state) return payload;
-    marked[STATE] = null;
-    applyNodeHeaders(replyTarget(reply), await finalCommit(state));
+    const started = marked[COMMIT];
+    if (started === undefined) {
+      const state = marked[STATE];
+      if (!state) return payload;
+      const commit = finalCommit(state);
+      marked[COMMIT] = commit;
+      commit.catch(() => undefined); // handled below; later passes only look at it
+      applyNodeHeaders(replyTarget(reply), await commit);
+      return payload;
+    }
+    // A later pass commits nothing again. It is the error response of a failed commit (which
+    // gets no session headers), or a second send that raced the first one's commit (an async
+    // hook that called reply.redirect() without returning reply, as @fastify/passport's
+    // authenticate does): whichever reaches the socket carries the session's headers.
+    const headers = await started.catch(() => null);
+    if (headers) applyNodeHeaders(replyTarget(reply), headers);
     return payload;
   });
 };
