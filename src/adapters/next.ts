@@ -63,7 +63,7 @@ async function requestHeaders(): Promise<Headers> {
 }
 
 /**
- * Sessions for the Next.js App Router (Next 15 and 16): server actions and route handlers
+ * Sessions for the Next.js App Router (tested on Next 16): server actions and route handlers
  * load, change and commit the session through `cookies()` from `next/headers`; server
  * components only read it; middleware (`proxy.ts` in Next 16) can only `peek`.
  *
