@@ -7,11 +7,13 @@
 //   node bench/run.mjs --only sqlite,redis --no-http
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { BACKENDS, unavailableReason } from "./lib/backends.mjs";
+import { chartSvg } from "./lib/chart.mjs";
 import { DIST, distBuiltAt, ROOT } from "./lib/dist.mjs";
 import { expressSessionEngine, sessionkitEngine } from "./lib/engine.mjs";
-import { counterOverHttp, loadTest, seedOverHttp, startServer } from "./lib/http.mjs";
+import { FLOOR_NOTES as floorNotes } from "./lib/floors.mjs";
+import { counterOverHttp, seedOverHttp, startLoadWorker, startServer } from "./lib/http.mjs";
 import { alternate, median, opsPerSecond, spread } from "./lib/measure.mjs";
 import { parseOptions, USAGE } from "./lib/options.mjs";
 import { consoleTable, machineInfo, markdownReport } from "./lib/report.mjs";
@@ -74,50 +76,105 @@ async function engineRows(backend, options) {
   }
 }
 
-/** The peer of `backend` on `framework`: express-session's store, or @fastify/session on it. */
+/** The peer of `backend` on `framework`: express-session's store, or @fastify/session on it; null on Hono and Koa. */
 function peerLabel(backend, framework) {
-  if (framework === "express") return backend.peer;
-  return backend.name === "memory" ? "@fastify/session (its MemoryStore)" : `@fastify/session + ${backend.peer}`;
+  if (framework === "express") return backend.openPeer ? backend.peer : null;
+  if (framework === "fastify") {
+    if (backend.name === "memory") return "@fastify/session (its MemoryStore)";
+    return backend.openPeer ? `@fastify/session + ${backend.peer}` : null;
+  }
+  return null;
 }
 
-/** HTTP-level rows for one backend on one framework. */
-async function httpRows(backend, options, framework) {
-  const sides = [{ label: `sessionkit/${backend.name}`, server: await startServer("sessionkit", backend.name, framework) }];
+/** Backends whose store has an invalidation channel: they also run with the near-cache on. */
+const CACHED = new Set(["memory", "redis", "postgres"]);
+
+/** The configurations measured side by side for one backend on one framework. */
+function configurationsOf(backend, framework) {
+  const peer = peerLabel(backend, framework);
+  return [
+    { key: "bare", library: "bare", label: `${framework}, no session layer` },
+    { key: "floor", library: "floor", label: `floor: one read by key on ${backend.name}` },
+    { key: "sessionkit", library: "sessionkit", label: `sessionkit/${backend.name}` },
+    ...(CACHED.has(backend.name)
+      ? [{ key: "cache", library: "sessionkit-cache", label: `sessionkit/${backend.name} + near-cache` }]
+      : []),
+    ...(peer ? [{ key: "peer", library: "peer", label: peer }] : []),
+  ];
+}
+
+const perRequest = (before, after, total) => ({
+  reads: (after.ops.reads - before.ops.reads) / total,
+  writes: (after.ops.writes - before.ops.writes) / total,
+  touches: (after.ops.touches - before.ops.touches) / total,
+  cpuUs: (after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system) / total,
+});
+
+/** HTTP-level rows for one backend on one framework: every configuration, alternated. */
+async function httpRows(backend, options, framework, loader, profileDir) {
+  const sides = [];
   try {
-    if (backend.openPeer) {
-      sides.push({ label: peerLabel(backend, framework), server: await startServer("peer", backend.name, framework) });
+    for (const config of configurationsOf(backend, framework)) {
+      const label = `${framework}-${backend.name}-${config.library}`;
+      sides.push({ ...config, server: await startServer(config.library, backend.name, framework, { profileDir, label }) });
     }
-    for (const side of sides) side.cookies = await seedOverHttp(side.server.port, options.poolSize);
     const load = { seconds: options.seconds, connections: options.connections };
     const rows = [];
     for (const scenario of options.scenarios) {
-      const cookiesOf = (side) => (scenario === "visit" ? [] : side.cookies);
+      // The floor of a first visit is the bare app: nothing to read.
+      const active = sides.filter((side) => !(scenario === "visit" && side.key === "floor"));
+      const started = performance.now();
+      // Fresh sessions per scenario, so a read-only run stays shorter than touchInterval.
+      for (const side of active)
+        side.cookies = scenario === "visit" ? [] : await seedOverHttp(side.server.port, options.poolSize);
       if (options.warmupSeconds > 0) {
-        for (const side of sides) {
-          await loadTest(side.server.port, `/${scenario}`, cookiesOf(side), { ...load, seconds: options.warmupSeconds });
+        for (const side of active) {
+          await loader.run(side.server.port, `/${scenario}`, side.cookies, { ...load, seconds: options.warmupSeconds });
         }
       }
-      const runs = await alternate(sides, options.httpRounds, async (side) => {
-        const result = await loadTest(side.server.port, `/${scenario}`, cookiesOf(side), load);
+      const runs = await alternate(active, options.httpRounds, async (side) => {
+        const before = await side.server.stats();
+        const result = await loader.run(side.server.port, `/${scenario}`, side.cookies, load);
+        const after = await side.server.stats();
         if (result.failures > 0) throw new Error(`[bench] ${side.label} ${scenario}: ${result.failures} failed requests`);
-        return result;
+        return { ...result, ...perRequest(before, after, Math.max(1, after.requests - before.requests)) };
       });
+      const elapsedMs = performance.now() - started;
       if (scenario === "write") {
-        for (const side of sides) {
+        for (const side of active) {
           if (!((await counterOverHttp(side.server.port, side.cookies[0])) > 0)) {
             throw new Error(`[bench] ${side.label}: HTTP writes did not store their changes`);
           }
         }
       }
-      const sideOf = (index) =>
-        toSide(
-          sides[index].label,
-          runs[index].map((r) => r.rps),
-          runs[index].map((r) => r.p99),
-        );
-      rows.push({ backend: backend.name, level: framework, scenario, sessionkit: sideOf(0), peer: sides[1] ? sideOf(1) : null });
+      const measured = active.map((side, index) => {
+        const samples = runs[index];
+        const mid = (pick) => median(samples.map(pick));
+        return {
+          key: side.key,
+          ...toSide(
+            side.label,
+            samples.map((r) => r.rps),
+            samples.map((r) => r.p99),
+          ),
+          ops: { reads: mid((r) => r.reads), writes: mid((r) => r.writes), touches: mid((r) => r.touches) },
+          // Sum over the rounds, so a single write anywhere in a read-only run shows.
+          totalWrites: samples.reduce((n, r) => n + Math.round((r.writes + r.touches) * r.total), 0),
+          cpuUs: mid((r) => r.cpuUs),
+        };
+      });
+      const find = (key) => measured.find((m) => m.key === key) ?? null;
+      rows.push({
+        backend: backend.name,
+        level: framework,
+        scenario,
+        elapsedMs,
+        sides: measured,
+        sessionkit: find("sessionkit"),
+        peer: find("peer"),
+      });
       log(
-        `${framework} ${backend.name} ${scenario}: ${sides.map((s, i) => `${s.label} ${Math.round(median(runs[i].map((r) => r.rps)))} req/s`).join(", ")}`,
+        `${framework} ${backend.name} ${scenario}: ${measured.map((m) => `${m.key} ${Math.round(m.median)} req/s`).join(", ")}`,
       );
     }
     return rows;
@@ -136,6 +193,10 @@ async function main() {
   const machine = machineInfo();
   const rows = [];
   const skipped = [];
+  const loader = options.http ? startLoadWorker() : null;
+  const profileDir = options.profile
+    ? join(ROOT, "bench", "results", "profiles", startedAt.toISOString().replace(/[:.]/g, "-"))
+    : null;
   const notes = [];
   for (const name of options.backends) {
     const backend = BACKENDS.find((b) => b.name === name);
@@ -146,10 +207,14 @@ async function main() {
       continue;
     }
     if (!backend.openPeer) notes.push(`${name}: ${backend.peerNote}`);
+    notes.push(`${name} floor: ${floorNotes[name]}`);
     log(`${name}: sessionkit/${name} vs ${backend.peer ?? "(no peer)"}`);
     if (options.engine) rows.push(...(await engineRows(backend, options)));
-    if (options.http) for (const framework of options.frameworks) rows.push(...(await httpRows(backend, options, framework)));
+    if (options.http) {
+      for (const framework of options.frameworks) rows.push(...(await httpRows(backend, options, framework, loader, profileDir)));
+    }
   }
+  loader?.stop();
   const finishedAt = new Date();
   if (rows.length === 0) throw new Error(`[bench] nothing ran: ${skipped.join("; ") || "no backend or level selected"}`);
 
@@ -159,6 +224,8 @@ async function main() {
   );
   if (options.out) {
     const command = `node bench/run.mjs${options.argv.length ? ` ${options.argv.join(" ")}` : ""}`;
+    const chartFile = options.out.replace(/\.md$/, "") + ".svg";
+    options.chart = rows.some((r) => r.level !== "engine") ? basename(chartFile) : null;
     const report = markdownReport({
       rows,
       skipped,
@@ -171,6 +238,10 @@ async function main() {
       command,
     });
     mkdirSync(dirname(options.out), { recursive: true });
+    const svg = await chartSvg(rows, {
+      title: `sessionkit ${machine.commit}, Node.js ${machine.node}, ${machine.cpu}, ${startedAt.toISOString().slice(0, 16)} UTC`,
+    });
+    if (svg) writeFileSync(chartFile, svg);
     writeFileSync(options.out, report);
     log(`report written to ${relative(ROOT, options.out) || options.out}`);
   }

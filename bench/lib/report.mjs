@@ -59,21 +59,151 @@ export function machineInfo() {
   };
 }
 
-/** The plain-text table printed at the end of a run. */
+const engineOnly = (rows) => rows.filter((r) => r.level === "engine");
+const httpOnly = (rows) => rows.filter((r) => r.level !== "engine");
+
+const sideOf = (row, key) => row.sides?.find((s) => s.key === key) ?? null;
+const frac = (a, b) => (a && b ? a.median / b.median : null);
+const fmtFrac = (r) => (r === null ? "" : r.toFixed(2));
+const fmtOps = (side) =>
+  side?.ops ? `${side.ops.reads.toFixed(2)} / ${side.ops.writes.toFixed(2)} / ${side.ops.touches.toFixed(2)}` : "";
+const fmtUs = (n) => (n === null || n === undefined ? "" : `${Math.round(n)}`);
+
+/** Per configuration of an HTTP row: fractions of the bare app and of the floor, ratio to the peer, ops, CPU. */
+export function httpCells(row) {
+  const bare = sideOf(row, "bare");
+  const floor = sideOf(row, "floor");
+  const peer = sideOf(row, "peer");
+  return row.sides.map((side) => ({
+    side,
+    ofBare: side.key === "bare" ? 1 : frac(side, bare),
+    ofFloor: ["sessionkit", "cache", "peer"].includes(side.key) ? frac(side, floor) : null,
+    vsPeer: ["sessionkit", "cache"].includes(side.key) ? frac(side, peer) : null,
+    layerUs: side.key === "bare" || !bare ? null : side.cpuUs - bare.cpuUs,
+  }));
+}
+
+/** The plain-text tables printed at the end of a run. */
 export function consoleTable(rows) {
-  const header = ["level", "backend", "scenario", "sessionkit /s", "peer /s", "ratio", "peer"];
-  const lines = rows.map((row) => [
-    row.level,
-    row.backend,
-    row.scenario,
-    fmtSide(row.sessionkit),
-    fmtSide(row.peer),
-    fmtRatio(ratioOf(row)),
-    row.peer?.label ?? "-",
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join("  ");
-  return [line(header), line(widths.map((w) => "-".repeat(w))), ...lines.map(line)].join("\n");
+  const table = (header, lines) => {
+    const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+    const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join("  ");
+    return [line(header), line(widths.map((w) => "-".repeat(w))), ...lines.map(line)].join("\n");
+  };
+  const out = [];
+  const engine = engineOnly(rows);
+  if (engine.length > 0) {
+    out.push(
+      table(
+        ["level", "backend", "scenario", "sessionkit /s", "peer /s", "ratio", "peer"],
+        engine.map((row) => [
+          row.level,
+          row.backend,
+          row.scenario,
+          fmtSide(row.sessionkit),
+          fmtSide(row.peer),
+          fmtRatio(ratioOf(row)),
+          row.peer?.label ?? "-",
+        ]),
+      ),
+    );
+  }
+  const http = httpOnly(rows);
+  if (http.length > 0) {
+    const lines = [];
+    for (const row of http) {
+      for (const cell of httpCells(row)) {
+        lines.push([
+          row.level,
+          row.backend,
+          row.scenario,
+          cell.side.key,
+          fmtSide(cell.side),
+          fmtFrac(cell.ofBare),
+          fmtFrac(cell.ofFloor),
+          cell.vsPeer === null ? "" : fmtRatio(cell.vsPeer),
+          fmtOps(cell.side),
+          fmtUs(cell.side.cpuUs),
+          fmtUs(cell.layerUs),
+        ]);
+      }
+    }
+    out.push(
+      table(
+        [
+          "http",
+          "backend",
+          "scenario",
+          "config",
+          "req/s",
+          "of bare",
+          "of floor",
+          "vs peer",
+          "reads/writes/touches",
+          "cpu µs",
+          "layer µs",
+        ],
+        lines,
+      ),
+    );
+  }
+  return out.join("\n\n");
+}
+
+/** Checks the issue's targets against one run; each { target, value, met }. */
+export function targetsOf(rows) {
+  const http = httpOnly(rows);
+  const row = (framework, backend, scenario) =>
+    http.find((r) => r.level === framework && r.backend === backend && r.scenario === scenario);
+  const out = [];
+  const add = (target, value, threshold, shown = (v) => v.toFixed(2)) => {
+    if (value === null || value === undefined || Number.isNaN(value)) {
+      out.push({ target, value: "not run", met: null });
+      return;
+    }
+    out.push({ target, value: shown(value), met: value >= threshold });
+  };
+  const cellOf = (r, key) => (r ? httpCells(r).find((c) => c.side.key === key) : undefined);
+  add("read, memory, Express: >= 0.85 of Express alone", cellOf(row("express", "memory", "read"), "sessionkit")?.ofBare, 0.85);
+  add("read, memory, Fastify: >= 0.6 of Fastify alone", cellOf(row("fastify", "memory", "read"), "sessionkit")?.ofBare, 0.6);
+  add(
+    "read, SQLite, Express: >= 2x better-sqlite3-session-store (WAL)",
+    cellOf(row("express", "sqlite", "read"), "sessionkit")?.vsPeer,
+    2,
+    (v) => `${v.toFixed(2)}x`,
+  );
+  for (const backend of ["postgres", "redis"]) {
+    add(
+      `read, ${backend}, Express, no cache: >= 0.9 of its floor`,
+      cellOf(row("express", backend, "read"), "sessionkit")?.ofFloor,
+      0.9,
+    );
+    add(
+      `read, ${backend}, Express, near-cache: >= 1.2 of its floor`,
+      cellOf(row("express", backend, "read"), "cache")?.ofFloor,
+      1.2,
+    );
+  }
+  for (const backend of ["memory", "sqlite", "redis", "postgres"]) {
+    add(
+      `write, ${backend}, Express: >= 1.3x the peer`,
+      cellOf(row("express", backend, "write"), "sessionkit")?.vsPeer,
+      1.3,
+      (v) => `${v.toFixed(2)}x`,
+    );
+  }
+  const reads = http.filter((r) => r.scenario === "read");
+  if (reads.length > 0) {
+    let writes = 0;
+    for (const r of reads) for (const s of r.sides) if (s.key === "sessionkit" || s.key === "cache") writes += s.totalWrites;
+    const longest = Math.max(...reads.map((r) => r.elapsedMs));
+    out.push({
+      target: "0 store writes (and touches) by sessionkit in every read-only run shorter than touchInterval (1 min)",
+      value: `${writes} in ${reads.length} run(s), longest ${Math.round(longest / 1000)} s`,
+      met: writes === 0 && longest < 60_000,
+    });
+  }
+  return out;
 }
 
 function markdownRows(rows, level) {
@@ -97,12 +227,47 @@ function markdownRows(rows, level) {
   ];
 }
 
+const FRAMEWORK_TITLES = { express: "Express 5", fastify: "Fastify 5", hono: "Hono 4 (@hono/node-server)", koa: "Koa 3" };
+
+function httpSections(rows, options) {
+  const out = [];
+  for (const framework of options.frameworks) {
+    const picked = httpOnly(rows).filter((r) => r.level === framework);
+    out.push(`## HTTP level: ${FRAMEWORK_TITLES[framework] ?? framework}`, "");
+    if (picked.length === 0) {
+      out.push("(not run)", "");
+      continue;
+    }
+    out.push(
+      "| backend | scenario | configuration | req/s | of the bare app | of the floor | vs peer | reads / writes / touches per request | p99 | server CPU µs/request | session layer µs |",
+      "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    );
+    for (const row of picked) {
+      for (const cell of httpCells(row)) {
+        out.push(
+          `| ${row.backend} | ${row.scenario} | ${cell.side.label} | ${fmtSide(cell.side)} | ${fmtFrac(cell.ofBare)} | ${fmtFrac(cell.ofFloor)} | ${cell.vsPeer === null ? "" : `**${fmtRatio(cell.vsPeer)}**`} | ${fmtOps(cell.side)} | ${fmtP99(cell.side)} | ${fmtUs(cell.side.cpuUs)} | ${fmtUs(cell.layerUs)} |`,
+        );
+      }
+    }
+    out.push("");
+  }
+  const targets = targetsOf(rows);
+  if (targets.length > 0) {
+    out.push("## Targets (issue 12)", "", "| target | this run | met |", "| --- | ---: | --- |");
+    for (const t of targets) out.push(`| ${t.target} | ${t.value} | ${t.met === null ? "not run" : t.met ? "yes" : "**no**"} |`);
+    out.push("");
+  }
+  return out;
+}
+
 /** The Markdown report (bench/results/latest.md). */
 export function markdownReport({ rows, skipped, notes, options, machine, startedAt, finishedAt, distBuilt, command }) {
   const settings = [
     `- engine level: one request at a time, ${options.engineRounds} alternating rounds of ${options.engineMs} ms per side (after ${options.engineWarmupMs} ms warm-up); median shown, ± is half the spread between rounds`,
-    `- HTTP level (${options.frameworks.join(", ")}): autocannon, ${options.connections} connections, ${options.httpRounds} alternating run(s) of ${options.seconds} s per side${options.warmupSeconds ? ` (after a ${options.warmupSeconds} s warm-up run)` : ""}; the server in its own process`,
-    `- ${options.poolSize} seeded sessions per side, each holding ${PAYLOAD_BYTES} bytes of JSON; requests cycle through them`,
+    `- HTTP level (${options.frameworks.join(", ")}): autocannon in a process of its own, ${options.connections} connections, ${options.httpRounds} alternating run(s) of ${options.seconds} s per configuration${options.warmupSeconds ? ` (after a ${options.warmupSeconds} s warm-up run)` : ""}; each server in its own process; the bare app, the floor, sessionkit (with and without the near-cache) and the peer alternate in one group per backend and framework`,
+    `- ${options.poolSize} sessions seeded per configuration before each scenario (engine level: once), each holding ${PAYLOAD_BYTES} bytes of JSON; requests cycle through them`,
+    "- HTTP columns: req/s (± half the spread of the rounds); of the bare app = req/s ÷ the same framework with no session layer; of the floor = req/s ÷ the same app doing one read by key (write: + one write) on the store; vs peer = sessionkit ÷ the peer; store operations per request counted in the server; server CPU = user + system time of the server process per request; session layer = that minus the bare app's",
+    ...(options.profile ? ["- run with --profile: every server ran under --cpu-prof (figures include its overhead)"] : []),
   ];
   return [
     "# sessionkit benchmark results",
@@ -119,13 +284,9 @@ export function markdownReport({ rows, skipped, notes, options, machine, started
     "",
     ...markdownRows(rows, "engine"),
     "",
-    "## HTTP level: Express 5 + autocannon",
+    ...httpSections(rows, options),
     "",
-    ...markdownRows(rows, "express"),
-    ...(options.frameworks.includes("fastify")
-      ? ["", "## HTTP level: Fastify 5 + autocannon", "", ...markdownRows(rows, "fastify")]
-      : []),
-    "",
+    ...(options.chart ? [`![Requests per second as a fraction of the framework alone](${options.chart})`, ""] : []),
     "Scenarios:",
     "",
     ...Object.entries(SCENARIO_TITLES).map(([name, title]) => `- \`${name}\`: ${title}`),

@@ -32,6 +32,26 @@ describe("bench/run.mjs", () => {
     expect(report).toContain("node bench/run.mjs --quick --only memory --no-http --out");
   }, 60_000);
 
+  it("runs the memory group over HTTP: bare app, floor, sessionkit with and without the cache, peer; counts store operations", async () => {
+    const out = join(dir, "http.md");
+    const { stdout } = await run(
+      process.execPath,
+      ["bench/run.mjs", "--quick", "--only", "memory", "--no-engine", "--frameworks", "express", "--scenarios", "read", "--out", out],
+      { cwd: root, timeout: 170_000 },
+    );
+    const lines = stdout.split("\n").filter((line) => line.startsWith("express "));
+    const config = (key: string) => lines.find((line) => line.split(/\s+/)[3] === key) ?? "";
+    for (const key of ["bare", "floor", "sessionkit", "cache", "peer"]) expect(config(key)).not.toBe("");
+    // reads / writes / touches per request: a read-only run shorter than touchInterval writes nothing.
+    expect(config("sessionkit")).toMatch(/ 1\.00 \/ 0\.00 \/ 0\.00 /);
+    expect(config("cache")).toMatch(/ \d\.\d\d \/ 0\.00 \/ 0\.00 /);
+    expect(config("peer")).toMatch(/ \/ 1\.00 /); // express-session touches on every request
+    const report = readFileSync(out, "utf8");
+    expect(report).toContain("## HTTP level: Express 5");
+    expect(report).toMatch(/\| 0 store writes \(and touches\) by sessionkit in every read-only run[^|]*\| 0 in 1 run\(s\)[^|]*\| yes \|/);
+    expect(readFileSync(join(dir, "http.svg"), "utf8")).toMatch(/^<svg /);
+  }, 180_000);
+
   it("refuses an unknown backend and names the valid ones", async () => {
     const failure = await run(process.execPath, ["bench/run.mjs", "--only", "oracle", "--no-write"], { cwd: root }).then(
       () => null,
