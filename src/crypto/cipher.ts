@@ -20,14 +20,20 @@ export function gcmEncrypt(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Arra
 }
 
 export function seal(key: Uint8Array, keyId: number, plaintext: Uint8Array, aad: string, random: RandomSource): Uint8Array {
-  const iv = Buffer.from(random(IV_BYTES));
-  const { ciphertext, tag } = gcmEncrypt(key, iv, plaintext, Buffer.from(aad, "utf8"));
+  const iv = random(IV_BYTES);
+  if (iv.length !== IV_BYTES) throw new TypeError("[sessionkit] the random source returned the wrong number of bytes");
+  const cipher = createCipheriv("aes-256-gcm", key, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(Buffer.from(aad, "utf8"));
+  // GCM is a stream mode: update() returns every ciphertext byte and final() none, so the
+  // blob is assembled with one copy and no concatenation.
+  const ciphertext = cipher.update(plaintext);
+  cipher.final();
   const out = Buffer.allocUnsafe(HEADER + ciphertext.length + TAG_BYTES);
-  out.writeUInt8(FORMAT, 0);
+  out[0] = FORMAT;
   out.writeUInt32BE(keyId, 1);
-  iv.copy(out, 5);
-  ciphertext.copy(out, HEADER);
-  tag.copy(out, HEADER + ciphertext.length);
+  out.set(iv, 5);
+  out.set(ciphertext, HEADER);
+  out.set(cipher.getAuthTag(), HEADER + ciphertext.length);
   return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
@@ -49,7 +55,9 @@ export function open(blob: Uint8Array, candidates: readonly Uint8Array[], aad: s
       const decipher = createDecipheriv("aes-256-gcm", key, iv, { authTagLength: TAG_BYTES });
       decipher.setAAD(Buffer.from(aad, "utf8"));
       decipher.setAuthTag(tag);
-      return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+      const plain = decipher.update(ciphertext);
+      decipher.final(); // GCM: authenticates, adds no bytes
+      return plain;
     } catch {
       // wrong key or tampered blob: try the next candidate
     }
