@@ -1,8 +1,8 @@
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { csrfProtection, type ExpressSession, SessionCsrfError, sessionMiddleware } from "../src/adapters/express.js";
+import type { SessionStore } from "../src/contract/store.js";
 import type { Session } from "../src/core/session.js";
 import { createSessions, type Sessions } from "../src/core/sessions.js";
-import type { SessionStore } from "../src/core/store.js";
 import type { Secret } from "../src/crypto/keyring.js";
 import { type CartLine, COOKIE_LIMIT, cartLine, findProduct, jsonBytes, MAX_CART_LINES, PRODUCTS } from "./cart.js";
 import type { SafeHtml } from "./html.js";
