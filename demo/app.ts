@@ -65,6 +65,10 @@ export function createDemoApp(options: DemoAppOptions): DemoApp {
     store: options.store,
     secrets: options.secrets,
     cookie: { name: "sid", secure: options.secureCookie ?? process.env.NODE_ENV === "production" },
+    // A day without use ends a session, unless "keep me signed in" gave it 30 days.
+    idleTimeout: "1d",
+    absoluteTimeout: "90d",
+    maxIdleTimeout: "30d",
     pruneInterval: "1h",
     clock,
   });
@@ -165,7 +169,14 @@ export function createDemoApp(options: DemoAppOptions): DemoApp {
     }
     // New token, same data: a token planted in this browser before sign-in is now worthless.
     await session.login(user.id);
-    session.set("flash", { kind: "info", text: `Signed in as ${user.name}. This browser got a new session token.` });
+    const remember = field(req, "remember") === "1";
+    // Remembered: 30 days of sliding inactivity and a lasting cookie. Otherwise the cookie is
+    // dropped when the browser closes, and the server ends the session after a day unused.
+    session.setLifetime(remember ? { idle: "30d", persistent: true } : { persistent: false });
+    session.set("flash", {
+      kind: "info",
+      text: `Signed in as ${user.name}${remember ? " for 30 days" : ""}. This browser got a new session token.`,
+    });
     res.redirect(303, "/");
   });
 

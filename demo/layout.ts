@@ -63,6 +63,7 @@ tr.current td { background:var(--accent-bg); }
 code { font:13px ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace; background:#eef1f6; padding:1px 5px; border-radius:4px; }
 ul.users { list-style:none; padding:0; margin:0; display:grid; grid-template-columns:1fr 1fr; gap:10px; }
 ul.users button { width:100%; text-align:left; padding:10px 14px; }
+label.remember { display:flex; gap:8px; align-items:center; margin:14px 0 4px; }
 footer { max-width:920px; margin:0 auto 30px; padding:0 20px; color:var(--muted); font-size:13px; }
 select { max-width:100%; }
 td, .notice, p { overflow-wrap:anywhere; }

@@ -13,6 +13,9 @@ export function signInPage(users: readonly DemoUser[], csrf: string): SafeHtml {
     <ul class="users">
       ${users.map((u) => html`<li><button class="secondary" type="submit" name="user" value="${u.id}">${u.name}</button></li>`)}
     </ul>
+    <label class="remember"><input type="checkbox" name="remember" value="1"> Keep me signed in for 30 days</label>
+    <p class="muted small">Unticked, the cookie lasts until the browser closes and the session ends after a day
+    without use; ticked, it slides for 30 days of inactivity (<code>session.setLifetime()</code>).</p>
   </form>
 </section>`;
 }

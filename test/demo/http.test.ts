@@ -25,6 +25,24 @@ async function signedIn(user: string, userAgent = "demo-http-test") {
 }
 
 describe("demo over HTTP", () => {
+  it("keep me signed in: a 30-day cookie and session; without it a browser-session cookie", async () => {
+    for (const remember of [true, false]) {
+      const agent = request.agent(running.url);
+      const form = await agent.get("/signin").expect(200);
+      expect(form.text).toContain('name="remember"');
+      const signIn = await agent
+        .post("/signin")
+        .type("form")
+        .send({ user: "ada", _csrf: csrfOf(form.text), ...(remember ? { remember: "1" } : {}) })
+        .expect(303);
+      const cookie = sidOf(signIn.headers["set-cookie"]) as string;
+      if (remember) expect(cookie).toMatch(/; Max-Age=2592000;/);
+      else expect(cookie).not.toMatch(/Max-Age|Expires/);
+      const devices = await agent.get("/devices").expect(200);
+      expect(devices.text).toContain("this device");
+    }
+  });
+
   it("refuses a form post without the CSRF token, or with another session's, and changes nothing", async () => {
     const agent = request.agent(running.url);
     await agent.get("/signin").expect(200);
