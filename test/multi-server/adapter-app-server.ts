@@ -6,7 +6,7 @@
  * Optional: SK_MAX_SESSIONS (maxSessionsPerUser), SK_RETRY_BUDGET, SK_PRUNE_INTERVAL,
  * SK_IDLE (idleTimeout), SK_TOUCH (touchInterval).
  */
-import { createSessions } from "../../src/index.js";
+import { createSessions, type Duration } from "../../src/index.js";
 import { type AdapterKind, startApp } from "../reliability/apps.js";
 import { openStore, type StoreKind } from "../reliability/stores.js";
 
@@ -15,7 +15,7 @@ const env = (name: string) => {
   if (!value) throw new Error(`adapter-app-server: ${name} is not set`);
   return value;
 };
-const optional = (name: string) => process.env[name] || undefined;
+const optional = (name: string) => (process.env[name] || undefined) as Duration | undefined;
 
 const opened = openStore({ kind: env("SK_STORE") as StoreKind, url: env("SK_URL"), name: env("SK_NAME") });
 await opened.ready();

@@ -20,8 +20,13 @@ process.once("exit", () => {
   for (const child of alive) child.kill("SIGKILL");
 });
 
-export async function startProcess(file: string, env: Record<string, string>, timeoutMs = 60_000): Promise<AppProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", file], {
+export async function startProcess(
+  file: string,
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+  nodeArgs: string[] = [],
+): Promise<AppProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", file], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

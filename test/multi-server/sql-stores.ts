@@ -28,7 +28,7 @@ export interface SqlStoreOptions {
 export interface SqlBackend {
   kind: SqlStoreKind;
   /** A store on its own pool, created from a URL. */
-  store(url: string, table: string, options?: SqlStoreOptions): SessionStore & { migrate(): Promise<void> };
+  store(url: string, table: string, options?: SqlStoreOptions): SessionStore & { migrate(): Promise<unknown> };
   admin(url: string): SqlAdmin;
   /** `url` with a user the server does not know. */
   unknownUser(url: string): string;

@@ -79,6 +79,8 @@ async function handle(
     case "GET /list":
       return { ids: (await sessions.list(query.get("user") ?? "")).map((s) => s.id), pid: process.pid };
     case "GET /__stats": {
+      // With --expose-gc, measure after a full collection: what is retained, not garbage.
+      if (query.has("gc")) (globalThis as { gc?: () => void }).gc?.();
       const memory = process.memoryUsage();
       const resources: Record<string, number> = {};
       for (const r of process.getActiveResourcesInfo()) resources[r] = (resources[r] ?? 0) + 1;
