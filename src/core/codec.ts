@@ -19,7 +19,15 @@ export interface RowBinding {
   createdAt: number;
 }
 
-const bindingOf = (row: RowBinding) => JSON.stringify(["sessionkit/v2", row.id, row.secretHash, row.userId, row.createdAt]);
+const HEX = /^[0-9a-f]*$/;
+/**
+ * Exactly `JSON.stringify(["sessionkit/v2", id, secretHash, userId, createdAt])`, built by hand
+ * for the usual case (hex id and hash, integer time): it runs on every load and write.
+ */
+const bindingOf = (row: RowBinding) =>
+  HEX.test(row.id) && HEX.test(row.secretHash) && Number.isSafeInteger(row.createdAt)
+    ? `["sessionkit/v2","${row.id}","${row.secretHash}",${row.userId === null ? "null" : JSON.stringify(row.userId)},${row.createdAt}]`
+    : JSON.stringify(["sessionkit/v2", row.id, row.secretHash, row.userId, row.createdAt]);
 
 /** What the cookie payload (cookieKeys) is bound to: this token, id and secret. */
 const payloadBinding = (id: string, secretHash: string) => `sessionkit/v2/payload:${id}:${secretHash}`;
@@ -31,6 +39,15 @@ export type ParsedValue =
 
 const TOKEN_SHAPE = /^[0-9a-f]{32}\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/;
 const PAYLOAD_SHAPE = /^[A-Za-z0-9_-]+$/;
+
+/** Opens a data blob with one key: undefined when the key does not open it, null when the plaintext is no envelope. */
+function openWith(blob: Uint8Array, keys: DerivedKeys, aad: string, current: DerivedKeys) {
+  const plain = open(blob, [keys.data], aad);
+  if (!plain) return undefined;
+  const inner = unwrapPlaintext(plain);
+  if (!inner) return null;
+  return { authenticatedAt: inner.authenticatedAt, lifetime: inner.lifetime, data: inner.data, stale: keys !== current };
+}
 
 /** Everything between session state and stored or transported bytes. */
 export function createCodec(keyring: Keyring, serializer: Serializer, random: RandomSource) {
@@ -49,20 +66,14 @@ export function createCodec(keyring: Keyring, serializer: Serializer, random: Ra
       if (keyId === null) return null;
       const aad = bindingOf(row);
       const named = keyring.byId(keyId);
-      const attempt = (keys: DerivedKeys) => {
-        const plain = open(blob, [keys.data], aad);
-        if (!plain) return undefined;
-        const inner = unwrapPlaintext(plain);
-        return inner ? { ...inner, stale: keys !== keyring.current } : null;
-      };
       // The named key almost always opens it; the others only on a key-id collision.
       for (const keys of named) {
-        const opened = attempt(keys);
+        const opened = openWith(blob, keys, aad, keyring.current);
         if (opened !== undefined) return opened;
       }
       for (const keys of keyring.all) {
         if (named.includes(keys)) continue;
-        const opened = attempt(keys);
+        const opened = openWith(blob, keys, aad, keyring.current);
         if (opened !== undefined) return opened;
       }
       return null;

@@ -7,7 +7,7 @@ import type { Engine } from "./engine.js";
 import type { Lifetime } from "./envelope.js";
 import { expiresAt, touchDue } from "./expiry.js";
 import { limitAround } from "./limit.js";
-import { expiredNow, freshState, type OpenedRow, openRow } from "./load.js";
+import { expiredNow, freshState, loadedRowOf, type OpenedRow, openRow } from "./load.js";
 import { mergeData, mergeField } from "./merge.js";
 import { type CommitFacts, planCommit, planConflict, type TokenAction } from "./plan.js";
 import { type LoadedRow, Session, type SessionState, STATE } from "./session.js";
@@ -88,8 +88,7 @@ export function createCommitter(engine: Engine) {
 
   /** Marks the state as matching what is now stored. */
   function rebase(st: SessionState, row: StoredSession, dataBytes: Uint8Array): LoadedRow {
-    const { data: _sealed, id: _id, ...fields } = row;
-    st.base = { ...fields, dataBytes, authenticatedAt: st.authenticatedAt, lifetime: st.lifetime };
+    st.base = loadedRowOf(row, dataBytes, st.authenticatedAt, st.lifetime);
     st.rotated = null;
     st.keyStale = false;
     st.cookiePayload = engine.cookiePayloadOf(st.data);
@@ -167,7 +166,36 @@ export function createCommitter(engine: Engine) {
     );
   }
 
-  async function commitStored(st: SessionState, lane: Lane): Promise<Headers> {
+  function storedFacts(st: SessionState, dataBytes: Uint8Array, now: number): CommitFacts {
+    const base = st.base as LoadedRow;
+    return {
+      stored: true,
+      destroyed: false,
+      hadToken: st.hadToken,
+      rotated: st.rotated !== null,
+      changed: changedFromBase(st, dataBytes),
+      holdsSomething: true,
+      touchDue: touchDue(config.policy, base.lastActiveAt, now),
+      payloadChanged: engine.cookiePayloadOf(st.data) !== st.cookiePayload,
+      lifetimeChanged: !lifetimeEqual(st.lifetime, base.lifetime),
+      secretKnown: st.secret !== null,
+      transport: st.transport.kind,
+    };
+  }
+
+  /**
+   * A stored session that needs no write, with no other commit of it in this process: nothing
+   * to queue behind and nothing to merge, so it skips the lane. (What commitStored would decide
+   * on its first attempt, without its promise chain.)
+   */
+  function unchangedOutsideLane(st: SessionState): { none: boolean; dataBytes?: Uint8Array } {
+    if (st.destroyed || st.rotated !== null || lanes.has(st.id as string)) return { none: false };
+    const dataBytes = st.maybeDirty ? encodeChecked(st) : (st.base as LoadedRow).dataBytes;
+    return { none: planCommit(storedFacts(st, dataBytes, config.clock())).effect === "none", dataBytes };
+  }
+
+  /** `encoded`: the data already serialized for the first attempt (by unchangedOutsideLane). */
+  async function commitStored(st: SessionState, lane: Lane, encoded?: Uint8Array): Promise<Headers> {
     const id = st.id as string;
     const started = performance.now();
     const hadChanges = () =>
@@ -195,26 +223,14 @@ export function createCommitter(engine: Engine) {
         }
         if (decided.action === "drop") return supersede(st, hadChanges());
         mergeOnto(st, theirs as OpenedRow, decided.keepTheirSecret);
+        encoded = undefined; // merged: serialize again
         conflict = null;
       }
 
       const base = st.base as LoadedRow;
       // Untouched data equals what was loaded: no need to serialize it to find out.
-      const dataBytes = st.maybeDirty ? encodeChecked(st) : base.dataBytes;
-      const facts: CommitFacts = {
-        stored: true,
-        destroyed: false,
-        hadToken: st.hadToken,
-        rotated: st.rotated !== null,
-        changed: changedFromBase(st, dataBytes),
-        holdsSomething: true,
-        touchDue: touchDue(config.policy, base.lastActiveAt, now),
-        payloadChanged: engine.cookiePayloadOf(st.data) !== st.cookiePayload,
-        lifetimeChanged: !lifetimeEqual(st.lifetime, base.lifetime),
-        secretKnown: st.secret !== null,
-        transport: st.transport.kind,
-      };
-      const plan = planCommit(facts);
+      const dataBytes = attempt === 1 && encoded !== undefined ? encoded : st.maybeDirty ? encodeChecked(st) : base.dataBytes;
+      const plan = planCommit(storedFacts(st, dataBytes, now));
 
       if (plan.effect === "none") return plainHeaders(vary);
 
@@ -356,7 +372,11 @@ export function createCommitter(engine: Engine) {
     st.committing = true;
     try {
       if (st.base === null) return st.destroyed ? await commitDestroyed(st) : await commitNew(st);
-      return await inLane(st.id as string, (lane) => (st.destroyed ? commitDestroyed(st) : commitStored(st, lane)));
+      const pre = unchangedOutsideLane(st);
+      if (pre.none) return plainHeaders(vary);
+      return await inLane(st.id as string, (lane) =>
+        st.destroyed ? commitDestroyed(st) : commitStored(st, lane, pre.dataBytes),
+      );
     } finally {
       st.committing = false;
     }

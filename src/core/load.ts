@@ -77,12 +77,32 @@ export function openRow(engine: Engine, row: StoredSession): OpenedRow | null {
     return null;
   }
   if (data === null || typeof data !== "object" || Array.isArray(data)) return null;
-  const { data: _sealed, id: _id, ...fields } = row;
+  return { row, base: loadedRowOf(row, opened.data, opened.authenticatedAt, opened.lifetime), data, keyStale: opened.stale };
+}
+
+/**
+ * The loaded-row view of a stored row. Spelled out rather than `{ id, data, ...rest }`: object
+ * rest and spread allocate through a slow generic path, and this runs on every request.
+ */
+export function loadedRowOf(
+  row: StoredSession,
+  dataBytes: Uint8Array,
+  authenticatedAt: number | null,
+  lifetime: LoadedRow["lifetime"],
+): LoadedRow {
   return {
-    row,
-    base: { ...fields, dataBytes: opened.data, authenticatedAt: opened.authenticatedAt, lifetime: opened.lifetime },
-    data,
-    keyStale: opened.stale,
+    version: row.version,
+    secretHash: row.secretHash,
+    createdAt: row.createdAt,
+    lastActiveAt: row.lastActiveAt,
+    expiresAt: row.expiresAt,
+    ip: row.ip,
+    userAgent: row.userAgent,
+    dataBytes,
+    userId: row.userId,
+    authenticatedAt,
+    lifetime,
+    meta: row.meta,
   };
 }
 
