@@ -5,7 +5,8 @@
  * the very next request; 200 per-key writes spread over the four all survive; concurrent
  * logins past maxSessionsPerUser from the four processes leave the user within the limit.
  *
- * Quick: 5 revoke rounds, 3 limit rounds of 12 logins. Full (SESSIONKIT_LONG=1): 50 and 20.
+ * Quick: 5 revoke rounds, 3 limit rounds of 12 logins, 80 writers. Full (SESSIONKIT_LONG=1): 50
+ * and 20 rounds, 200 writers.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type RoundRobinProxy, startRoundRobinProxy } from "../helpers/round-robin-proxy.js";
@@ -20,7 +21,7 @@ const REVOKE_ROUNDS = scale(5, 50);
 const LIMIT_ROUNDS = scale(3, 20);
 const LOGINS = 12;
 const MAX = 3;
-const WRITERS = 200;
+const WRITERS = scale(80, 200);
 
 interface Reply {
   status: number;

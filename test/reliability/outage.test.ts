@@ -26,9 +26,9 @@ import { recordFigure, scale } from "./figures.js";
 import { freshStore, openStore, type StoreKind } from "./stores.js";
 
 const USERS = scale(12, 40);
-const BEFORE_MS = scale(1500, 4000);
+const BEFORE_MS = scale(1000, 4000);
 const OUTAGE_MS = scale(2000, 5000);
-const AFTER_MS = scale(3000, 8000);
+const AFTER_MS = scale(2500, 8000);
 
 interface Outage {
   /** Makes the store unreachable. */

@@ -24,9 +24,12 @@ const cell = (v: unknown) => String(v).replace(/\|/g, "\\|").replace(/\n/g, " ")
 
 function table(rows: Recorded[]): string {
   const columns = [...new Set(rows.flatMap((r) => Object.keys(r.values)))];
-  const head = `| run | ${columns.map(cell).join(" | ")} |`;
-  const rule = `| --- | ${columns.map(() => "---").join(" | ")} |`;
-  const body = rows.map((r) => `| ${cell(r.name)} | ${columns.map((c) => cell(r.values[c] ?? "")).join(" | ")} |`);
+  const head = `| run | scale | recorded (UTC) | ${columns.map(cell).join(" | ")} |`;
+  const rule = `| --- | --- | --- | ${columns.map(() => "---").join(" | ")} |`;
+  const body = rows.map(
+    (r) =>
+      `| ${cell(r.name)} | ${r.long ? "full" : "quick"} | ${r.at.slice(0, 16).replace("T", " ")} | ${columns.map((c) => cell(r.values[c] ?? "")).join(" | ")} |`,
+  );
   return [head, rule, ...body].join("\n");
 }
 
@@ -67,12 +70,18 @@ const SECTIONS: Array<{ id: string; title: string; about: string }> = [
   },
 ];
 
+/**
+ * SESSIONKIT_FIGURES_KEEP=1 keeps the figures of earlier runs (a full campaign run in pieces,
+ * on a machine shared with other work); each figure keeps the time it was recorded.
+ */
+const KEEP = process.env.SESSIONKIT_FIGURES_KEEP === "1";
+
 export default class ReliabilityReporter implements Reporter {
   private started = Date.now();
 
   onInit(): void {
     this.started = Date.now();
-    rmSync(FIGURES_DIR, { recursive: true, force: true });
+    if (!KEEP) rmSync(FIGURES_DIR, { recursive: true, force: true });
     mkdirSync(FIGURES_DIR, { recursive: true });
   }
 
@@ -81,7 +90,7 @@ export default class ReliabilityReporter implements Reporter {
     for (const file of readdirSync(FIGURES_DIR)) {
       if (!file.endsWith(".json")) continue;
       const f = JSON.parse(readFileSync(path.join(FIGURES_DIR, file), "utf8")) as Recorded;
-      if (Date.parse(f.at) >= this.started - 1000) figures.push(f);
+      if (KEEP || Date.parse(f.at) >= this.started - 1000) figures.push(f);
     }
     figures.sort((a, b) => a.section.localeCompare(b.section) || a.name.localeCompare(b.name));
 
@@ -108,6 +117,11 @@ export default class ReliabilityReporter implements Reporter {
     const soak = of("soak");
     const prune = of("prune");
     const long = figures.length > 0 && figures.every((f) => f.long);
+    const times = figures.map((f) => f.at).sort();
+    const span =
+      KEEP && times.length > 0
+        ? ` Figures assembled from runs between ${times[0]} and ${times.at(-1)} (SESSIONKIT_FIGURES_KEEP=1); the test counts below are of the last run only.`
+        : "";
     const summary = [
       "| figure | value |",
       "| --- | --- |",
@@ -128,7 +142,7 @@ export default class ReliabilityReporter implements Reporter {
       "",
       "<!-- Written by test/reliability/reporter.ts at the end of `npm run test:long`. Do not edit by hand. -->",
       "",
-      `Latest ${long ? "full" : "quick"} run: ${new Date().toISOString()} · commit \`${commit.slice(0, 12)}\`${dirty} · ${cpus.length} × ${cpus[0]?.model ?? "unknown CPU"}, ${Math.round(os.totalmem() / 1024 ** 3)} GB RAM, ${os.type()} ${os.release()}, Node ${process.version}.`,
+      `Latest ${long ? "full" : "quick (or partly quick)"} run: ${new Date().toISOString()} · commit \`${commit.slice(0, 12)}\`${dirty} · ${cpus.length} × ${cpus[0]?.model ?? "unknown CPU"}, ${Math.round(os.totalmem() / 1024 ** 3)} GB RAM, ${os.type()} ${os.release()}, Node ${process.version}.${span}`,
       "",
       `Tests: ${passed} passed, ${failed} failed, ${skipped} skipped.${failures.length ? ` Failed: ${failures.map((f) => `\`${f}\``).join("; ")}.` : ""}`,
       "",

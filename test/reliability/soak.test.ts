@@ -15,8 +15,9 @@ import { ADAPTER_APP, type AppProcess, startProcess, stopProcess } from "../mult
 import { mb, percentile, recordFigure, scale } from "./figures.js";
 import { freshStore, type StoreKind } from "./stores.js";
 
-const DURATION_MS = scale(30_000, 600_000);
-const WINDOW_MS = scale(8_000, 60_000);
+// SESSIONKIT_SOAK_MS shortens or lengthens a run (the report shows the seconds actually run).
+const DURATION_MS = Number(process.env.SESSIONKIT_SOAK_MS ?? scale(30_000, 600_000));
+const WINDOW_MS = Math.min(scale(8_000, 60_000), DURATION_MS / 3);
 const SAMPLE_MS = scale(2_000, 10_000);
 const USERS = scale(8, 16);
 
