@@ -90,7 +90,7 @@ describe("README framework quick-starts", () => {
   }, 120_000);
 
   it("next: a server action signs in, a server component reads, the proxy peeks", async () => {
-    type NextRequest = import("next/server").NextRequest;
+    type NextRequest = import("next/server.js").NextRequest;
     const mod = (await import(write("next"))) as {
       signIn(form: FormData): Promise<void>;
       Greeting(): Promise<string>;
