@@ -83,6 +83,13 @@ for (const kind of ADAPTERS) {
             const res = await viaClient(agent, app.port, input);
             codes = [res.status];
             text = res.setCookie.join("\n");
+            if (res.status === 400 || res.status === 431) {
+              // The server's HTTP parser refused the request and ends the connection; Fastify's
+              // answer does not say "Connection: close", so a pooled socket would be reused and
+              // reset ("socket hang up"). A new client pool, as a browser would open.
+              agent.destroy();
+              agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+            }
           } else {
             raw++;
             const lines = [`GET /fuzz HTTP/1.1`, `Host: 127.0.0.1:${app.port}`];

@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import os from "node:os";
 import path from "node:path";
 import type { Reporter, TestModule } from "vitest/node";
-import { FIGURES_DIR, type Figure } from "./figures.js";
+import { FIGURES_DIR, type Figure, LONG } from "./figures.js";
 
 type Recorded = Figure & { long: boolean; at: string };
 
@@ -90,8 +90,14 @@ export default class ReliabilityReporter implements Reporter {
     for (const file of readdirSync(FIGURES_DIR)) {
       if (!file.endsWith(".json")) continue;
       const f = JSON.parse(readFileSync(path.join(FIGURES_DIR, file), "utf8")) as Recorded;
+      // Only figures of this scale (a quick `npm test` elsewhere may record into the same place).
+      if (f.long !== LONG) continue;
       if (KEEP || Date.parse(f.at) >= this.started - 1000) figures.push(f);
     }
+    // One row per campaign: the latest.
+    const latest = new Map<string, Recorded>();
+    for (const f of figures.sort((a, b) => a.at.localeCompare(b.at))) latest.set(`${f.section}\u0000${f.name}`, f);
+    figures.splice(0, figures.length, ...latest.values());
     figures.sort((a, b) => a.section.localeCompare(b.section) || a.name.localeCompare(b.name));
 
     let passed = 0;
