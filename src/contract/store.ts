@@ -164,6 +164,12 @@ export interface InvalidationChannel {
    * that a message already in this process's socket is applied before the entry is used.
    */
   readonly synchronous?: boolean;
+  /**
+   * For a channel that learns of changes by looking rather than by being told (SQLite's
+   * `PRAGMA data_version`): the cache calls it, synchronously, before it trusts any entry, and
+   * the channel invalidates from here what changed since the last call.
+   */
+  poll?(): void;
 }
 
 /** What `migrate()` did, for the CLI to report. */

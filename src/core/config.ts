@@ -111,7 +111,7 @@ function resolveCache(option: SessionsOptions["cache"], store: SessionStore): Ca
   if (typeof option !== "object") throw new SessionConfigError("cache must be { maxEntries?, ttl? } (or false)");
   if (!store.invalidation || typeof store.invalidation.subscribe !== "function") {
     throw new SessionConfigError(
-      `cache needs a store with an invalidation channel (memory, redis, postgres); the ${store.name} store has none, so a revoke in another process could not reach this cache`,
+      `cache needs a store with an invalidation channel (memory, sqlite, redis, postgres); the ${store.name} store has none, so a revoke in another process could not reach this cache`,
     );
   }
   const maxEntries = option.maxEntries ?? 10_000;

@@ -115,6 +115,7 @@ export class NearCache implements InvalidationListener {
   /** The entry for this exact transported value, if it is cached, fresh and the channel is up. */
   lookup(raw: string, kind: string): CacheEntry | undefined {
     if (!this.#up || raw.length < 33 || raw.charCodeAt(32) !== 46 /* . */) return undefined;
+    this.channel.poll?.();
     const id = raw.slice(0, 32);
     const entry = this.#entries.get(id);
     if (entry === undefined || entry.kind !== kind) return undefined;

@@ -1,9 +1,13 @@
 // The near-cache (createSessions({ cache })) on the memory store and its in-process channel,
 // and on a controllable channel that can drop. Correctness only: no timings.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Duration, InvalidationChannel, InvalidationListener, SessionStore, Sessions } from "../../src/index.js";
 import { createSessions, SessionConfigError } from "../../src/index.js";
 import { memoryStore } from "../../src/stores/memory.js";
+import { sqliteStore } from "../../src/stores/sqlite.js";
 import { cookieOf, requestWith, SECRET, spyStore, T0 } from "../helpers/engine.js";
 
 const CART = [{ sku: "A", qty: 1 }];
@@ -287,5 +291,38 @@ describe("near-cache", () => {
     expect(() => createSessions({ store: bare, secrets: [SECRET], cache: { maxEntries: -1 } })).toThrow(SessionConfigError);
     expect(() => createSessions({ store: bare, secrets: [SECRET], cache: { ttl: 0 } })).toThrow(SessionConfigError);
     expect(() => createSessions({ store: bare, secrets: [SECRET], cache: false })).not.toThrow();
+  });
+});
+
+describe("near-cache on SQLite (PRAGMA data_version)", () => {
+  it("two connections to one file (as two processes): a revoke or write through one reaches the other's next request", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sessionkit-nc-"));
+    const path = join(dir, "s.sqlite");
+    const one = sqliteStore({ path });
+    await one.migrate?.();
+    const spy = spyStore(sqliteStore({ path }));
+    const options = { secrets: [SECRET], cache: { ttl: "1h" as Duration } };
+    const a = createSessions({ ...options, store: one });
+    const b = createSessions({ ...options, store: spy.store });
+    try {
+      const cookie = await signIn(a);
+      const id = (await b.load(requestWith(cookie))).id;
+      spy.reset();
+      expect((await b.load(requestWith(cookie))).get("cart")).toEqual(CART);
+      expect(spy.calls).toEqual([]); // a hit
+
+      const w = await a.load(requestWith(cookie));
+      w.set("cart", []);
+      await a.commit(w);
+      expect((await b.load(requestWith(cookie))).get("cart")).toEqual([]);
+
+      await b.load(requestWith(cookie));
+      expect(await a.revoke(id)).toBe(true);
+      expect((await b.load(requestWith(cookie))).isNew).toBe(true);
+    } finally {
+      await a.close();
+      await b.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
 import { SessionConfigError } from "../../contract/errors.js";
 import type { MigrateResult, SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "../../contract/store.js";
+import { sqliteChannel } from "./channel.js";
 import { blob, type Row, toSession } from "./row.js";
 import {
   columnsAt,
@@ -440,6 +441,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   return {
     name: "sqlite",
+    // The near-cache's channel (createSessions({ cache })): in-process, plus PRAGMA data_version for other connections.
+    invalidation: sqliteChannel(db),
     async get(id, now) {
       const row = stmts().get.get(id, now) as Row | undefined;
       return row ? toSession(row, now).session : null;

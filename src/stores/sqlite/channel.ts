@@ -1,0 +1,53 @@
+import type { InvalidationChannel, InvalidationListener } from "../../contract/store.js";
+
+/** What the channel needs of the store's better-sqlite3 connection. */
+interface PragmaDatabase {
+  pragma(source: string, options?: { simple?: boolean }): unknown;
+}
+
+/**
+ * The SQLite store's invalidation channel, for processes sharing one database file on one
+ * machine. Writes through this store object reach its caches directly (in-process). Writes
+ * through any other connection, in this process or another, are seen by `PRAGMA
+ * data_version`, which changes whenever another connection committed: the cache reads it
+ * before every hit (a few microseconds, no I/O beyond the shared WAL index) and empties itself
+ * when it moved. Coarse (any commit elsewhere empties every cache on the file) but instant: the
+ * request after a revoke committed elsewhere already misses.
+ */
+export function sqliteChannel(db: PragmaDatabase): InvalidationChannel {
+  const listeners = new Set<InvalidationListener>();
+  let seen: unknown = null;
+  const version = () => db.pragma("data_version", { simple: true });
+  return {
+    synchronous: true,
+    subscribe(listener) {
+      try {
+        seen = version();
+      } catch {
+        // A closed database: poll() keeps the cache empty.
+      }
+      listeners.add(listener);
+      listener.state(true);
+      return async () => {
+        if (listeners.delete(listener)) listener.state(false);
+      };
+    },
+    async publish(ids) {
+      for (const listener of listeners) {
+        if (ids === "all") listener.invalidateAll();
+        else listener.invalidate(ids);
+      }
+    },
+    poll() {
+      let now: unknown;
+      try {
+        now = version();
+      } catch {
+        now = undefined; // closed or failing: treat as changed, every time
+      }
+      if (now !== undefined && now === seen) return;
+      seen = now;
+      for (const listener of listeners) listener.invalidateAll();
+    },
+  };
+}
