@@ -58,7 +58,7 @@ export interface SessionsOptions<Data extends SessionData = Record<string, unkno
   /**
    * Near-cache: keep recently verified tokens and decoded rows in process memory, so a
    * read-only request of a cached session costs no store round trip, no HMAC, no decryption
-   * and no parsing. Needs a store with an invalidation channel (memory, Redis, PostgreSQL):
+   * and no parsing. Needs a store with an invalidation channel (memory, SQLite, Redis, PostgreSQL):
    * every write, rotation, revoke, destroy and prune through any process with a cache empties
    * the entry in every process at once; a lost channel empties the cache and bypasses it until
    * it is back; entries are read again after `ttl` whatever happens. Every process that writes
