@@ -13,6 +13,11 @@ export interface RoundRobinProxy {
   close(): Promise<void>;
 }
 
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"]);
+
+const withoutHopByHop = (headers: http.IncomingHttpHeaders) =>
+  Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name)));
+
 export async function startRoundRobinProxy(ports: readonly number[]): Promise<RoundRobinProxy> {
   // One upstream connection per request: a kept-alive socket the backend is closing (its
   // keepAliveTimeout) would turn into a spurious "socket hang up" 502 that no app caused.
@@ -23,9 +28,16 @@ export async function startRoundRobinProxy(ports: readonly number[]): Promise<Ro
     const port = ports[next++ % ports.length] as number;
     counts.set(port, (counts.get(port) ?? 0) + 1);
     const upstream = http.request(
-      { host: "127.0.0.1", port, method: req.method, path: req.url, headers: req.headers, agent },
+      { host: "127.0.0.1", port, method: req.method, path: req.url, headers: withoutHopByHop(req.headers), agent },
       (reply) => {
-        res.writeHead(reply.statusCode ?? 502, reply.rawHeaders);
+        // Hop-by-hop headers describe the backend's connection, not ours: forwarding its
+        // "Keep-Alive: timeout=72" (Fastify) would make clients keep sockets that this
+        // server closes after its own 5 s, and reuse them into a reset.
+        const headers: Record<string, string | string[]> = {};
+        for (const [name, value] of Object.entries(reply.headers)) {
+          if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+        }
+        res.writeHead(reply.statusCode ?? 502, headers);
         reply.pipe(res);
       },
     );

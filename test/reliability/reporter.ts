@@ -115,6 +115,32 @@ export default class ReliabilityReporter implements Reporter {
       }
     }
 
+    // This run's outcome is kept beside the figures; with KEEP, the runs of a campaign add up.
+    const files = testModules.map((m) => path.relative(process.cwd(), m.moduleId));
+    writeFileSync(
+      path.join(FIGURES_DIR, `run-${LONG ? "full" : "quick"}-${Date.now()}.run`),
+      JSON.stringify({ passed, failed, skipped, failures, files, at: new Date().toISOString() }),
+    );
+    const runs: Array<{ passed: number; failed: number; skipped: number; failures: string[]; files: string[] }> = [];
+    for (const file of readdirSync(FIGURES_DIR)) {
+      if (!file.startsWith(`run-${LONG ? "full" : "quick"}-`)) continue;
+      if (
+        !KEEP &&
+        file !==
+          readdirSync(FIGURES_DIR)
+            .filter((f) => f.startsWith(`run-${LONG ? "full" : "quick"}-`))
+            .sort()
+            .at(-1)
+      )
+        continue;
+      runs.push(JSON.parse(readFileSync(path.join(FIGURES_DIR, file), "utf8")));
+    }
+    passed = runs.reduce((n, r) => n + r.passed, 0);
+    failed = runs.reduce((n, r) => n + r.failed, 0);
+    skipped = runs.reduce((n, r) => n + r.skipped, 0);
+    failures.splice(0, failures.length, ...runs.flatMap((r) => r.failures));
+    const ranFiles = [...new Set(runs.flatMap((r) => r.files))].sort();
+
     const of = (id: string) => figures.filter((f) => f.section === id);
     const fuzz = of("fuzz");
     const races = of("races");
@@ -126,7 +152,7 @@ export default class ReliabilityReporter implements Reporter {
     const times = figures.map((f) => f.at).sort();
     const span =
       KEEP && times.length > 0
-        ? ` Figures assembled from runs between ${times[0]} and ${times.at(-1)} (SESSIONKIT_FIGURES_KEEP=1); the test counts below are of the last run only.`
+        ? ` Figures assembled from runs between ${times[0]} and ${times.at(-1)} (SESSIONKIT_FIGURES_KEEP=1); the test counts below add up those runs.`
         : "";
     const summary = [
       "| figure | value |",
@@ -150,7 +176,7 @@ export default class ReliabilityReporter implements Reporter {
       "",
       `Latest ${long ? "full" : "quick (or partly quick)"} run: ${new Date().toISOString()} · commit \`${commit.slice(0, 12)}\`${dirty} · ${cpus.length} × ${cpus[0]?.model ?? "unknown CPU"}, ${Math.round(os.totalmem() / 1024 ** 3)} GB RAM, ${os.type()} ${os.release()}, Node ${process.version}.${span}`,
       "",
-      `Tests: ${passed} passed, ${failed} failed, ${skipped} skipped.${failures.length ? ` Failed: ${failures.map((f) => `\`${f}\``).join("; ")}.` : ""}`,
+      `Tests: ${passed} passed, ${failed} failed, ${skipped} skipped${runs.length > 1 ? ` in ${runs.length} runs` : ""}, in ${ranFiles.map((f) => `\`${f}\``).join(", ")}.${failures.length ? ` Failed: ${failures.map((f) => `\`${f}\``).join("; ")}.` : ""}`,
       "",
       "How to reproduce: `npm run test:long` (sets `SESSIONKIT_LONG=1`; needs the PostgreSQL, MariaDB and Redis of `test/setup/services.ts`, and `redis-server` installed). `npm test` runs the same campaigns at quick scale. Latencies are from a machine shared with other work, so they are upper bounds.",
       "",
