@@ -224,7 +224,7 @@ async function main() {
   );
   if (options.out) {
     const command = `node bench/run.mjs${options.argv.length ? ` ${options.argv.join(" ")}` : ""}`;
-    const chartFile = options.out.replace(/\.md$/, "") + ".svg";
+    const chartFile = `${options.out.replace(/\.md$/, "")}.svg`;
     options.chart = rows.some((r) => r.level !== "engine") ? basename(chartFile) : null;
     const report = markdownReport({
       rows,

@@ -36,7 +36,19 @@ describe("bench/run.mjs", () => {
     const out = join(dir, "http.md");
     const { stdout } = await run(
       process.execPath,
-      ["bench/run.mjs", "--quick", "--only", "memory", "--no-engine", "--frameworks", "express", "--scenarios", "read", "--out", out],
+      [
+        "bench/run.mjs",
+        "--quick",
+        "--only",
+        "memory",
+        "--no-engine",
+        "--frameworks",
+        "express",
+        "--scenarios",
+        "read",
+        "--out",
+        out,
+      ],
       { cwd: root, timeout: 170_000 },
     );
     const lines = stdout.split("\n").filter((line) => line.startsWith("express "));
@@ -48,7 +60,9 @@ describe("bench/run.mjs", () => {
     expect(config("peer")).toMatch(/ \/ 1\.00 /); // express-session touches on every request
     const report = readFileSync(out, "utf8");
     expect(report).toContain("## HTTP level: Express 5");
-    expect(report).toMatch(/\| 0 store writes \(and touches\) by sessionkit in every read-only run[^|]*\| 0 in 1 run\(s\)[^|]*\| yes \|/);
+    expect(report).toMatch(
+      /\| 0 store writes \(and touches\) by sessionkit in every read-only run[^|]*\| 0 in 1 run\(s\)[^|]*\| yes \|/,
+    );
     expect(readFileSync(join(dir, "http.svg"), "utf8")).toMatch(/^<svg /);
   }, 180_000);
 
