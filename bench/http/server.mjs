@@ -211,7 +211,6 @@ const needsSession = new Set(["read", "write", "counter"]);
  * index. Returns [status, body, extra headers].
  */
 async function answer(ctx, name, cookie, i) {
-  requests++;
   if (sessionless) {
     await layer.before(ctx, cookie, name);
     if (name === "seed") return [200, "ok", { "set-cookie": await layer.seed(i) }];
@@ -303,10 +302,23 @@ const listen = { express: listenExpress, fastify: listenFastify, hono: listenHon
 if (!listen) throw new Error(`[bench] unknown framework "${framework}"`);
 const server = await listen();
 server.keepAliveTimeout = 60_000;
+// Requests are counted as they arrive, and stats wait until every request in flight finished,
+// so operations and CPU per request are not skewed by requests cut at the end of a run.
+let inflight = 0;
+server.on("request", (_req, res) => {
+  requests++;
+  inflight++;
+  res.once("close", () => inflight--);
+});
+const drained = async () => {
+  const until = Date.now() + 3000;
+  while (inflight > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+};
 process.send?.({ type: "ready", port: server.address().port });
 
 process.on("message", async (message) => {
   if (message?.type === "stats") {
+    await drained();
     process.send?.({ type: "stats", ops: { ...ops }, requests, cpu: process.cpuUsage() });
     return;
   }
