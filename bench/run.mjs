@@ -87,7 +87,7 @@ function peerLabel(backend, framework) {
 }
 
 /** Backends whose store has an invalidation channel: they also run with the near-cache on. */
-const CACHED = new Set(["memory", "sqlite", "redis", "postgres"]);
+const CACHED = new Set(["memory", "sqlite", "redis", "postgres", "mysql"]);
 
 /** The configurations measured side by side for one backend on one framework. */
 function configurationsOf(backend, framework) {

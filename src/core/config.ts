@@ -58,7 +58,7 @@ export interface SessionsOptions<Data extends SessionData = Record<string, unkno
   /**
    * Near-cache: keep recently verified tokens and decoded rows in process memory, so a
    * read-only request of a cached session costs no store round trip, no HMAC, no decryption
-   * and no parsing. Needs a store with an invalidation channel (memory, SQLite, Redis, PostgreSQL):
+   * and no parsing. Needs a store with an invalidation channel (memory, SQLite, Redis, PostgreSQL; MySQL within a bounded staleness):
    * every write, rotation, revoke, destroy and prune through any process with a cache empties
    * the entry in every process at once; a lost channel empties the cache and bypasses it until
    * it is back; entries are read again after `ttl` whatever happens. Every process that writes
@@ -111,7 +111,7 @@ function resolveCache(option: SessionsOptions["cache"], store: SessionStore): Ca
   if (typeof option !== "object") throw new SessionConfigError("cache must be { maxEntries?, ttl? } (or false)");
   if (!store.invalidation || typeof store.invalidation.subscribe !== "function") {
     throw new SessionConfigError(
-      `cache needs a store with an invalidation channel (memory, sqlite, redis, postgres); the ${store.name} store has none, so a revoke in another process could not reach this cache`,
+      `cache needs a store with an invalidation channel (memory, sqlite, redis, postgres, mysql); the ${store.name} store has none, so a revoke in another process could not reach this cache`,
     );
   }
   const maxEntries = option.maxEntries ?? 10_000;

@@ -1,4 +1,5 @@
 import type { MigrateResult, SessionStore, StoredSession } from "../contract/store.js";
+import { mysqlChannel } from "./mysql/channel.js";
 import { datetime, mysqlSql } from "./mysql/sql.js";
 import {
   bufferOf,
@@ -233,6 +234,8 @@ export function mysqlStore(options: MysqlStoreOptions): MysqlStore {
 
   return {
     name,
+    // The near-cache's channel (createSessions({ cache })): a polled change log, bounded staleness (see mysql/channel.ts).
+    invalidation: mysqlChannel({ table, query: (text, values) => query(text, values) }),
     get: (id, now) =>
       run(async () => {
         const row = rowsOf(await query(sql.get, [id, datetime(now)]))[0];
