@@ -2,7 +2,7 @@
 // Side-by-side benchmarks: each sessionkit backend against its closest express-session store,
 // in the same run, reported as ratios. See docs/benchmarks.md.
 //
-//   npm run bench                       # build, then the full run (under ~10 minutes on 2 cores)
+//   npm run bench                       # build, then the full run (about 40 minutes on 2 cores)
 //   npm run bench -- --quick            # about a minute: checks the harness, rough ratios
 //   node bench/run.mjs --only sqlite,redis --no-http
 import { mkdirSync, writeFileSync } from "node:fs";
