@@ -31,14 +31,15 @@ describe(`SQLite prune of ${ROWS} expired rows`, () => {
       live.set("keep", 1);
       const cookie = (await sessions.commit(live)).getSetCookie()[0]?.split(";")[0] as string;
 
-      // The backlog, written behind the store's back in one transaction (fast), long expired.
+      // The backlog, written behind the store's back in one transaction (fast), long expired:
+      // expiring in the order they were created, as real sessions do, spread over 1000 users.
       const raw = new Database(path);
       raw.pragma("busy_timeout = 5000");
       raw
         .prepare(
           `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
            INSERT INTO sessions (id, secret_hash, user_id, data, version, created_at, last_active_at, expires_at, ip, user_agent, meta)
-           SELECT printf('%032x', i), printf('%064x', i), 'u' || (i % 1000), zeroblob(64), 1, 1000, 1000, 2000 + (i % 100), NULL, NULL, NULL FROM n`,
+           SELECT printf('%032x', i), printf('%064x', i), 'u' || (i % 1000), zeroblob(64), 1, 1000, 1000, 2000 + i / 100, NULL, NULL, NULL FROM n`,
         )
         .run(ROWS);
       raw.close();

@@ -465,7 +465,8 @@ describe("sqlite store: pruning", () => {
 
   it("a call stops by time as well as by count; calls until 0 delete everything and keep live rows", async () => {
     const { store, live } = await backlog(2500);
-    // A clock that moves 3 ms per reading: the 5 ms slice ends after the second statement.
+    // A clock that moves 3 ms per reading (the store reads it around each statement and for the
+    // slice): each call's 5 ms slice ends after its first statement of 200 rows.
     let clock = 0;
     vi.spyOn(performance, "now").mockImplementation(() => (clock += 3));
     const calls: number[] = [];
@@ -474,11 +475,27 @@ describe("sqlite store: pruning", () => {
       calls.push(n);
       if (n === 0) break;
     }
-    expect(calls.slice(0, 2)).toEqual([400, 400]); // two statements of 200, then time is up
+    expect(calls.slice(0, 2)).toEqual([200, 200]); // one statement of 200, then time is up
     expect(calls.reduce((a, b) => a + b, 0)).toBe(2500);
     expect(calls.at(-1)).toBe(0);
     expect((await store.get(live.id, T0))?.id).toBe(live.id);
     expect((await store.stats(T0 + 10_000, 10)).total).toBe(1);
+    await store.close();
+  });
+
+  it("statements slower than the slice make the next ones smaller; quick ones let them grow back", async () => {
+    const { store } = await backlog(3000);
+    // First every reading of the clock moves it 6 ms: each statement "takes" 6 ms, over the
+    // 5 ms slice. Then readings move it 0.1 ms: statements look quick and the step grows.
+    let clock = 0;
+    let slow = true;
+    vi.spyOn(performance, "now").mockImplementation(() => (clock += slow ? 6 : 0.1));
+    const slowCalls: number[] = [];
+    for (let i = 0; i < 4; i++) slowCalls.push(await store.pruneExpired(T0 + 10_000, 1000));
+    expect(slowCalls).toEqual([200, 100, 50, 25]); // halved after each slow statement
+    slow = false;
+    const quick = await store.pruneExpired(T0 + 10_000, 1000);
+    expect(quick).toBeGreaterThan(25 * 4); // many quick statements, each bigger than the last
     await store.close();
   });
 

@@ -98,8 +98,16 @@ const ROW_COLUMNS = [
   "meta",
 ] as const;
 
-/** Rows one prune statement deletes at most: short enough that a statement never stalls. */
-const PRUNE_STEP = 200;
+/**
+ * Rows one prune statement deletes: it starts at the most and adapts to how long statements
+ * take. Expired rows scattered over the table dirty a few B-tree pages each (table, id and
+ * user indexes), so 200 of them can take tens of ms on a slow disk; the step halves after a
+ * statement slower than the slice and grows back slowly while statements are quick.
+ */
+const PRUNE_STEP_MAX = 200;
+const PRUNE_STEP_MIN = 4;
+/** WAL pages between automatic checkpoints while pruning (the default is 1000). */
+const PRUNE_CHECKPOINT_PAGES = 100;
 /**
  * How long one `pruneExpired` call keeps deleting, in ms. better-sqlite3 is synchronous, so a
  * call blocks the event loop (and holds the write lock) for as long as it runs; stopping by
@@ -348,6 +356,8 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   }
 
   let statements: ReturnType<typeof prepareAll> | null = null;
+  /** Rows per prune statement now (see PRUNE_STEP_MAX); remembered across calls. */
+  let pruneStep = PRUNE_STEP_MAX;
   let closed = false;
   /** The version of a table `migrate: false` found older than this release needs; null when fine. */
   let outdated: number | null = null;
@@ -480,11 +490,24 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       const { prune } = stmts();
       const started = performance.now();
       let deleted = 0;
-      while (deleted < limit) {
-        const step = Math.min(PRUNE_STEP, limit - deleted);
-        const n = prune.run(now, step).changes;
-        deleted += n;
-        if (n < step || performance.now() - started >= PRUNE_SLICE_MS) break;
+      // Scattered deletes fill the WAL fast, and the automatic checkpoint that then runs inside
+      // a commit copies it all back at once (tens of ms for the default 1000 pages): while
+      // pruning, checkpoint in small pieces instead, and restore the connection's setting after.
+      const checkpointPages = db.pragma("wal_autocheckpoint", { simple: true }) as number;
+      if (checkpointPages > PRUNE_CHECKPOINT_PAGES) db.pragma(`wal_autocheckpoint = ${PRUNE_CHECKPOINT_PAGES}`);
+      try {
+        while (deleted < limit) {
+          const step = Math.min(pruneStep, limit - deleted);
+          const before = performance.now();
+          const n = prune.run(now, step).changes;
+          const took = performance.now() - before;
+          if (took > PRUNE_SLICE_MS) pruneStep = Math.max(PRUNE_STEP_MIN, pruneStep >> 1);
+          else if (took < PRUNE_SLICE_MS / 4) pruneStep = Math.min(PRUNE_STEP_MAX, pruneStep + (pruneStep >> 2) + 1);
+          deleted += n;
+          if (n < step || performance.now() - started >= PRUNE_SLICE_MS) break;
+        }
+      } finally {
+        if (checkpointPages > PRUNE_CHECKPOINT_PAGES) db.pragma(`wal_autocheckpoint = ${checkpointPages}`);
       }
       return deleted;
     },
