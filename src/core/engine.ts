@@ -27,15 +27,18 @@ export interface Engine {
   readonly cache: NearCache | null;
   /**
    * After a store write of these sessions (or of any, "all"): drops them from this process's
-   * cache and tells every other process through the store's channel. Resolves once the
-   * channel accepted the message; a no-op without a cache.
+   * cache and tells every other process through the store's channel. Resolves to the error
+   * when the channel did not take the message (also reported on the `error` event), else
+   * null; never rejects, because the write it follows has already happened. A no-op without
+   * a cache.
    */
-  changed(ids: readonly string[] | "all"): Promise<void>;
+  changed(ids: readonly string[] | "all"): Promise<SessionStoreError | null>;
 }
 
 export function createEngine(config: ResolvedConfig): Engine {
   const { store } = config;
   const codec = createCodec(config.keyring, config.serializer, config.random);
+  const events = createEmitter();
   const cache =
     config.cache && store.invalidation ? new NearCache(config.cache, store.invalidation, config.serializer, config.clock) : null;
   cache?.start();
@@ -96,13 +99,22 @@ export function createEngine(config: ResolvedConfig): Engine {
     codec,
     cache,
     async changed(ids) {
-      if (cache === null) return;
+      if (cache === null) return null;
       if (ids === "all") cache.invalidateAll();
-      else if (ids.length === 0) return;
+      else if (ids.length === 0) return null;
       else cache.invalidate(ids);
-      await call("publish", () => cache.channel.publish(ids));
+      try {
+        await call("publish", () => cache.channel.publish(ids));
+        return null;
+      } catch (error) {
+        // Other processes' caches may serve these sessions until their ttl: say so, but do
+        // not fail a commit whose write (and new token) already happened.
+        const failure = error instanceof SessionStoreError ? error : new SessionStoreError(store.name, "publish", error);
+        events.emit("error", { operation: "near-cache invalidation", error: failure });
+        return failure;
+      }
     },
-    events: createEmitter(),
+    events,
     context,
     vary: varyFor(config.transports),
     call,

@@ -80,8 +80,11 @@ export function createManagement(engine: Engine) {
       const now = config.clock();
       const row = events.has("revoked") ? await engine.call("get", () => store.get(id, now)) : null;
       const deleted = await engine.call("delete", () => store.delete(id));
-      if (deleted) await engine.changed([id]);
       if (deleted) events.emit("revoked", { id, userId: row?.userId ?? null, reason: "revoke" });
+      // Published even when nothing was deleted, so retrying a revoke whose message was lost
+      // still reaches the other processes' caches.
+      const lost = await engine.changed([id]);
+      if (lost) throw lost;
       return deleted;
     },
 
@@ -89,8 +92,9 @@ export function createManagement(engine: Engine) {
       const except =
         options.except === undefined ? [] : (Array.isArray(options.except) ? options.except : [options.except]).map(idOf);
       const ids = await engine.call("deleteByUser", () => store.deleteByUser(userId, except));
-      await engine.changed(ids);
       for (const id of ids) events.emit("revoked", { id, userId, reason: "revoke-user" });
+      const lost = await engine.changed(ids);
+      if (lost) throw lost; // deleted, but other processes' caches may not know yet: retry
       return ids.length;
     },
 
