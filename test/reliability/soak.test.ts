@@ -185,8 +185,14 @@ async function runSoak(kind: StoreKind, app: AppProcess) {
   expect(end.rss - start.rss, `${kind} RSS growth`).toBeLessThan(60 * 1024 * 1024);
   // No growing handle or connection count: the last sample under load holds no more than the
   // first one (a few sockets of slack: a pool may be mid-connect), and idle no more than either.
-  expect(end.handles, `${kind} handles`).toBeLessThanOrEqual(start.handles + 6);
-  expect(idle.handles, `${kind} idle handles`).toBeLessThanOrEqual(Math.max(start.handles, end.handles) + 2);
+  // Handles other than sockets (timers of queries in flight) swing by several between samples, so
+  // growth is judged by trend: the second half's peak against the first half's, sockets at the
+  // end against the start, and what is left once traffic stops against the start under load.
+  const half = Math.floor(samples.length / 2);
+  const peak = (list: Sample[]) => Math.max(...list.map((s) => s.handles));
+  expect(peak(samples.slice(half)), `${kind} handles trend`).toBeLessThanOrEqual(peak(samples.slice(0, half)) + 6);
+  expect(end.tcp, `${kind} TCP sockets`).toBeLessThanOrEqual(start.tcp + 2);
+  expect(idle.handles, `${kind} idle handles`).toBeLessThanOrEqual(start.handles + 2);
   // Stable: on a shared machine, allow 3x (or +50 ms) between the first and the last window.
   expect(percentile(last, 99), `${kind} p99`).toBeLessThanOrEqual(
     Math.max(3 * percentile(first, 99), percentile(first, 99) + 50),
