@@ -10,6 +10,8 @@ export type Transport =
   | { readonly kind: "cookie"; readonly cookie: ResolvedCookieOptions }
   | { readonly kind: "header"; readonly header: string };
 
+const verbatim = (value: string) => value;
+
 /** Refuse absurd inputs before parsing them. 8 KiB is a common server header limit. */
 const MAX_INPUT = 8192;
 
@@ -41,7 +43,9 @@ export function readTransport(transport: Transport, headers: Headers): string | 
   if (transport.kind === "cookie") {
     const raw = headers.get("cookie");
     if (!raw || raw.length > MAX_INPUT * 2) return undefined;
-    return parseCookie(raw)[transport.cookie.name] || undefined;
+    // No percent-decoding: a token has one spelling, the characters issued (base64url, hex,
+    // dots), so "%41..." must not be read as "A...".
+    return parseCookie(raw, { decode: verbatim })[transport.cookie.name] || undefined;
   }
   const raw = headers.get(transport.header);
   if (!raw || raw.length > MAX_INPUT) return undefined;
