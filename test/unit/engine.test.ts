@@ -671,6 +671,13 @@ describe("configuration errors are clear", () => {
     ["bad maxDataBytes", { store, secrets: [SECRET], maxDataBytes: -1 }, /maxDataBytes/],
     ["bad serializer", { store, secrets: [SECRET], serializer: "xml" }, /serializer must be/],
     ["zero prune interval", { store, secrets: [SECRET], pruneInterval: 0 }, /pruneInterval must be longer than 0/],
+    ["cookie path with ;", { store, secrets: [SECRET], cookie: { path: "/; Domain=evil.example" } }, /cookie.path/],
+    ["cookie path with CR LF", { store, secrets: [SECRET], cookie: { path: "/\r\nSet-Cookie: x=1" } }, /cookie.path/],
+    ["cookie path not absolute", { store, secrets: [SECRET], cookie: { path: "app" } }, /must start with/],
+    ["cookie domain with ;", { store, secrets: [SECRET], cookie: { domain: "example.com; Secure" } }, /cookie.domain/],
+    ["cookie domain with LF", { store, secrets: [SECRET], cookie: { domain: "example.com\nX: 1" } }, /cookie.domain/],
+    ["maxRetries (replaced)", { store, secrets: [SECRET], maxRetries: 8 }, /replaced by retryBudget/],
+    ["bad retryBudget", { store, secrets: [SECRET], retryBudget: "forever" }, /retryBudget must be/],
   ];
   for (const [name, options, message] of cases) {
     it(name, () => {
