@@ -17,6 +17,7 @@ const entries = [
   "src/adapters/next.ts",
   "src/adapters/react-router.ts",
   "src/adapters/sveltekit.ts",
+  "src/adapters/otel.ts",
 ].filter((file) => existsSync(file));
 
 export default defineConfig([

@@ -25,6 +25,7 @@ export type {
 } from "./contract/store.js";
 export type { ResolvedConfig, SessionsOptions } from "./core/config.js";
 export type { SessionEventName, SessionEvents, SessionListener } from "./core/events.js";
+export type { Instrumentation, InstrumentedWork } from "./core/instrumentation.js";
 export type { DataKey, LifetimeOptions, SessionData } from "./core/session.js";
 export { Session } from "./core/session.js";
 export type { LoadOptions, SessionInfo, Sessions } from "./core/sessions.js";

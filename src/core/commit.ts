@@ -6,6 +6,7 @@ import { clearingHeaders, plainHeaders, tokenHeaders } from "../http/response-he
 import type { Engine } from "./engine.js";
 import type { Lifetime } from "./envelope.js";
 import { expiresAt, touchDue } from "./expiry.js";
+import { notify } from "./instrumentation.js";
 import { limitAround } from "./limit.js";
 import { expiredNow, freshState, loadedRowOf, type OpenedRow, openRow } from "./load.js";
 import { mergeData, mergeField } from "./merge.js";
@@ -280,7 +281,10 @@ export function createCommitter(engine: Engine) {
       // Lost the compare-and-set: another process wrote, or the session is gone.
       lane.latest = null;
       const elapsed = performance.now() - started;
-      if (elapsed > config.retryBudget || attempt >= MAX_ATTEMPTS) throw new SessionConflictError(attempt, config.retryBudget);
+      const retrying = elapsed <= config.retryBudget && attempt < MAX_ATTEMPTS;
+      const hooks = config.instrumentation;
+      if (hooks?.conflict) notify("conflict", () => hooks.conflict?.({ attempt, retrying }));
+      if (!retrying) throw new SessionConflictError(attempt, config.retryBudget);
       // The first retry goes at once (the usual case is one other writer); then jittered
       // exponential backoff keeps many writers in several processes from colliding in step.
       if (attempt > 1) await sleep(Math.random() * Math.min(BACKOFF_CAP_MS, 2 ** (attempt - 1)));

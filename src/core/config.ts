@@ -8,6 +8,7 @@ import { resolveTransports, type Transport, type TransportOption } from "../http
 import { resolveSerializer } from "../serializers/resolve.js";
 import type { Serializer, SerializerOption } from "../serializers/serializer.js";
 import type { ExpiryPolicy } from "./expiry.js";
+import type { Instrumentation } from "./instrumentation.js";
 import type { CacheSettings } from "./near-cache.js";
 import type { DataKey, SessionData } from "./session.js";
 
@@ -70,6 +71,11 @@ export interface SessionsOptions<Data extends SessionData = Record<string, unkno
   clock?: () => number;
   /** Random bytes; inject one in tests for deterministic tokens. @default crypto.randomBytes */
   random?: RandomSource;
+  /**
+   * Tracing and metrics hooks, e.g. `openTelemetry()` from `sessionkit/otel`. See
+   * docs/observability.md. @default none
+   */
+  instrumentation?: Instrumentation | null;
 }
 
 /** The frozen configuration an instance keeps. */
@@ -91,6 +97,8 @@ export interface ResolvedConfig {
   readonly random: RandomSource;
   /** The near-cache settings, or null when off. */
   readonly cache: CacheSettings | null;
+  /** The tracing and metrics hooks, or null. */
+  readonly instrumentation: Instrumentation | null;
 }
 
 const positiveInt = (value: unknown, option: string, fallback: number): number => {
@@ -121,6 +129,18 @@ function resolveCache(option: SessionsOptions["cache"], store: SessionStore): Ca
   const ttl = parseDuration(option.ttl ?? "10s", "cache.ttl");
   if (ttl === null || ttl <= 0) throw new SessionConfigError('cache.ttl must be a positive duration, e.g. "10s"');
   return Object.freeze({ maxEntries, ttl });
+}
+
+function resolveInstrumentation(option: SessionsOptions["instrumentation"]): Instrumentation | null {
+  if (option === undefined || option === null) return null;
+  if (typeof option !== "object")
+    throw new SessionConfigError("instrumentation must be an object of hooks, e.g. openTelemetry()");
+  for (const hook of ["around", "conflict", "event"] as const) {
+    if (option[hook] !== undefined && typeof option[hook] !== "function") {
+      throw new SessionConfigError(`instrumentation.${hook} must be a function`);
+    }
+  }
+  return option;
 }
 
 /** Validates options into a frozen config; never mutates the caller's object. */
@@ -164,5 +184,6 @@ export function resolveConfig<Data extends SessionData>(options: SessionsOptions
     clock: options.clock ?? Date.now,
     random: options.random ?? defaultRandom,
     cache: resolveCache(options.cache, store),
+    instrumentation: resolveInstrumentation(options.instrumentation),
   });
 }

@@ -7,6 +7,7 @@ import { type Codec, createCodec } from "./codec.js";
 import type { ResolvedConfig } from "./config.js";
 import type { Lifetime } from "./envelope.js";
 import { createEmitter } from "./events.js";
+import type { InstrumentedWork } from "./instrumentation.js";
 import { NearCache } from "./near-cache.js";
 import type { LifetimeOptions, SessionContext } from "./session.js";
 
@@ -21,6 +22,8 @@ export interface Engine {
   readonly vary: string;
   /** Runs a store call; any failure becomes one SessionStoreError keeping the cause. */
   call<T>(operation: string, run: () => Promise<T>): Promise<T>;
+  /** Runs `run` inside the instrumentation's `around` hook (as is, without one). */
+  traced<T>(work: InstrumentedWork, run: () => Promise<T>): Promise<T>;
   /** The cookieKeys values of `data` as the cookie carries them, or null without cookieKeys. */
   cookiePayloadOf(data: Record<string, unknown>): string | null;
   /** The near-cache, or null when `cache` is off. */
@@ -38,7 +41,10 @@ export interface Engine {
 export function createEngine(config: ResolvedConfig): Engine {
   const { store } = config;
   const codec = createCodec(config.keyring, config.serializer, config.random);
-  const events = createEmitter();
+  const hooks = config.instrumentation;
+  const events = createEmitter(hooks?.event ? (name, payload) => hooks.event?.(name, payload) : undefined);
+  const traced = <T>(work: InstrumentedWork, run: () => Promise<T>): Promise<T> =>
+    hooks?.around ? hooks.around(work, run) : run();
   const cache =
     config.cache && store.invalidation ? new NearCache(config.cache, store.invalidation, config.serializer, config.clock) : null;
   cache?.start();
@@ -84,7 +90,7 @@ export function createEngine(config: ResolvedConfig): Engine {
     },
   };
 
-  async function call<T>(operation: string, run: () => Promise<T>): Promise<T> {
+  async function untraced<T>(operation: string, run: () => Promise<T>): Promise<T> {
     try {
       return await run();
     } catch (error) {
@@ -92,6 +98,8 @@ export function createEngine(config: ResolvedConfig): Engine {
       throw new SessionStoreError(store.name, operation, error);
     }
   }
+  const call = <T>(operation: string, run: () => Promise<T>): Promise<T> =>
+    traced({ kind: "store", store: store.name, operation }, () => untraced(operation, run));
 
   return {
     config,
@@ -118,6 +126,7 @@ export function createEngine(config: ResolvedConfig): Engine {
     context,
     vary: varyFor(config.transports),
     call,
+    traced,
     cookiePayloadOf(data) {
       if (config.cookieKeys.length === 0) return null;
       const picked: Record<string, unknown> = {};

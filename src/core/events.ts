@@ -33,8 +33,12 @@ export interface SessionEvents {
 export type SessionEventName = keyof SessionEvents;
 export type SessionListener<E extends SessionEventName> = (payload: SessionEvents[E]) => void;
 
-/** A tiny typed emitter. A listener that throws is reported, never breaks the request. */
-export function createEmitter() {
+/**
+ * A tiny typed emitter. A listener that throws is reported, never breaks the request. `tap`
+ * sees every event (the instrumentation's counters) without counting as a listener for `has`,
+ * so it never makes the core do extra store reads to fill a payload.
+ */
+export function createEmitter(tap?: <E extends SessionEventName>(event: E, payload: SessionEvents[E]) => void) {
   const listeners = new Map<SessionEventName, Set<(payload: never) => void>>();
   return {
     on<E extends SessionEventName>(event: E, listener: SessionListener<E>): () => void {
@@ -50,6 +54,13 @@ export function createEmitter() {
       return (listeners.get(event)?.size ?? 0) > 0;
     },
     emit<E extends SessionEventName>(event: E, payload: SessionEvents[E]): void {
+      if (tap) {
+        try {
+          tap(event, payload);
+        } catch (error) {
+          console.error(`[sessionkit] the instrumentation's "event" hook threw on "${event}"; the request went on:`, error);
+        }
+      }
       for (const listener of listeners.get(event) ?? []) {
         try {
           (listener as SessionListener<E>)(payload);

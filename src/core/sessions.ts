@@ -69,13 +69,18 @@ export function createSessions<Data extends SessionData = Record<string, unknown
   const engine = createEngine(config);
   const { codec, events } = engine;
   const commit = createCommitter(engine);
+  const storeName = config.store.name;
   const manage = createManagement(engine);
   const scheduler = config.pruneInterval === null ? null : startPruneScheduler(config.pruneInterval, manage.prune, events);
 
   return Object.freeze({
     config,
-    load: (request: Request | Headers, loadOptions?: LoadOptions) => loadSession<Data>(engine, request, loadOptions),
-    commit: commit as (session: Session<Data>) => Promise<Headers>,
+    load: (request: Request | Headers, loadOptions?: LoadOptions) =>
+      engine.traced({ kind: "load", store: storeName }, () => loadSession<Data>(engine, request, loadOptions)),
+    commit: ((session: Session<Data>) =>
+      engine.traced({ kind: "commit", store: storeName }, () => commit(session as Session))) as (
+      session: Session<Data>,
+    ) => Promise<Headers>,
     peek(request: Request | Headers): Partial<Data> | null {
       const cookie = config.transports.find((t) => t.kind === "cookie");
       if (!cookie) return null;

@@ -28,6 +28,7 @@ const expected: Record<string, string> = {
   "./next": "nextSessions",
   "./react-router": "createSessionkitStorage",
   "./sveltekit": "sessionHandle",
+  "./otel": "openTelemetry",
 };
 
 const node = (code: string, type: "module" | "commonjs") =>
