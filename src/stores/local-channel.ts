@@ -4,10 +4,11 @@ import type { InvalidationChannel, InvalidationListener } from "../contract/stor
  * An invalidation channel inside one process (the memory store's): every `createSessions`
  * on the same store object hears every publish, synchronously, before `publish()` returns.
  */
-export function localChannel(): InvalidationChannel {
+export function localChannel(): InvalidationChannel & { readonly listeners: ReadonlySet<InvalidationListener> } {
   const listeners = new Set<InvalidationListener>();
   return {
     synchronous: true,
+    listeners,
     subscribe(listener) {
       listeners.add(listener);
       listener.state(true);

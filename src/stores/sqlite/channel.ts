@@ -1,4 +1,5 @@
-import type { InvalidationChannel, InvalidationListener } from "../../contract/store.js";
+import type { InvalidationChannel } from "../../contract/store.js";
+import { localChannel } from "../local-channel.js";
 
 /** What the channel needs of the store's better-sqlite3 connection. */
 interface PragmaDatabase {
@@ -14,8 +15,9 @@ interface PragmaDatabase {
  * when it moved. Coarse (any commit elsewhere empties every cache on the file) but instant: the
  * request after a revoke committed elsewhere already misses.
  */
-export function sqliteChannel(db: PragmaDatabase): InvalidationChannel {
-  const listeners = new Set<InvalidationListener>();
+export function sqliteChannel(db: PragmaDatabase): InvalidationChannel & { poll(): void } {
+  // Writes through this store object fan out in-process; data_version catches all others.
+  const local = localChannel();
   let seen: unknown = null;
   const version = () => db.pragma("data_version", { simple: true });
   return {
@@ -26,18 +28,9 @@ export function sqliteChannel(db: PragmaDatabase): InvalidationChannel {
       } catch {
         // A closed database: poll() keeps the cache empty.
       }
-      listeners.add(listener);
-      listener.state(true);
-      return async () => {
-        if (listeners.delete(listener)) listener.state(false);
-      };
+      return local.subscribe(listener);
     },
-    async publish(ids) {
-      for (const listener of listeners) {
-        if (ids === "all") listener.invalidateAll();
-        else listener.invalidate(ids);
-      }
-    },
+    publish: local.publish,
     poll() {
       let now: unknown;
       try {
@@ -47,7 +40,7 @@ export function sqliteChannel(db: PragmaDatabase): InvalidationChannel {
       }
       if (now !== undefined && now === seen) return;
       seen = now;
-      for (const listener of listeners) listener.invalidateAll();
+      for (const listener of local.listeners) listener.invalidateAll();
     },
   };
 }
