@@ -3,7 +3,7 @@
  * Every process is killed on stop() and, as a last resort, when the test process exits.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -72,27 +72,52 @@ export interface RedisServer {
   start(): Promise<void>;
   /** Stops it: SIGTERM (Redis saves what its config says and exits), waits for the exit. */
   stop(): Promise<void>;
+  /** Kills it with SIGKILL (a crash: nothing saved, connections reset), waits for the exit. */
+  kill(): Promise<void>;
+  /** The last few kB the process printed (its log), for failure messages. */
+  log(): string;
   /** Stops it and removes its data directory. */
   destroy(): Promise<void>;
 }
 
+export interface RedisServerOptions {
+  /**
+   * A config file to start from (written once into the server's directory, as `redis.conf`):
+   * Sentinel needs one, as it rewrites its configuration on disk.
+   */
+  config?: string;
+  /** Runs it as Redis Sentinel (`redis-server <config> --sentinel`); needs `config`. */
+  sentinel?: boolean;
+}
+
 /** A redis-server on 127.0.0.1:`port` with its own temporary directory and extra `args`. */
-export function redisServer(port: number, args: string[] = []): RedisServer {
+export function redisServer(port: number, args: string[] = [], options: RedisServerOptions = {}): RedisServer {
   const dir = mkdtempSync(path.join(tmpdir(), `sessionkit-redis-${port}-`));
   let child: ChildProcess | null = null;
   let output = "";
+  const head: string[] = [];
+  if (options.config !== undefined) {
+    const file = path.join(dir, "redis.conf");
+    writeFileSync(file, options.config);
+    head.push(file);
+  }
+  if (options.sentinel) {
+    if (options.config === undefined) throw new Error("a Sentinel needs a config file");
+    head.push("--sentinel");
+  }
 
-  const stop = async () => {
+  const halt = async (signal: "SIGTERM" | "SIGKILL") => {
     const c = child;
     child = null;
     if (!c || c.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => c.once("exit", () => resolve()));
-    c.kill("SIGTERM");
+    c.kill(signal);
     const timer = setTimeout(() => c.kill("SIGKILL"), 10_000);
     await exited;
     clearTimeout(timer);
     alive.delete(c);
   };
+  const stop = () => halt("SIGTERM");
 
   return {
     port,
@@ -102,20 +127,22 @@ export function redisServer(port: number, args: string[] = []): RedisServer {
       output = "";
       const c = spawn(
         "redis-server",
-        ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", ...args],
+        [...head, "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", ...args],
         { stdio: ["ignore", "pipe", "pipe"] },
       );
       child = c;
       alive.add(c);
       c.on("exit", () => alive.delete(c));
       const keep = (chunk: Buffer) => {
-        output = (output + chunk.toString()).slice(-4000);
+        output = (output + chunk.toString()).slice(-16_000);
       };
       c.stdout?.on("data", keep);
       c.stderr?.on("data", keep);
       await waitForPing(port, c, () => output);
     },
     stop,
+    kill: () => halt("SIGKILL"),
+    log: () => output,
     async destroy() {
       await stop();
       rmSync(dir, { recursive: true, force: true });

@@ -20,7 +20,7 @@ export const FIGURES_DIR = process.env.SESSIONKIT_FIGURES_DIR ?? path.join(tmpdi
 
 /** One row of docs/reliability.md. */
 export interface Figure {
-  /** Section of the report: "fuzz", "races", "outages", "multi-process", "soak", "prune". */
+  /** Section of the report: "fuzz", "races", "outages", "failover", "multi-process", "soak", "prune". */
   section: string;
   /** What was run, e.g. "express adapter over HTTP". */
   name: string;

@@ -54,6 +54,12 @@ const SECTIONS: Array<{ id: string; title: string; about: string }> = [
     about: "The store cut or stopped mid-run, then back (`test/reliability/outage.test.ts`).",
   },
   {
+    id: "failover",
+    title: "Redis failover under load",
+    about:
+      "A replica promoted by Sentinel mid-run, on the client docs/redis.md recommends (`test/reliability/redis-failover.test.ts`): the master killed (SIGKILL; asynchronous replication may lose its last acknowledged writes, counted here), and a switchover (writes paused, replica caught up, `SENTINEL FAILOVER`: nothing may be lost). Seconds to recover count from the kill or the pause.",
+  },
+  {
     id: "multi-process",
     title: "Four app processes behind a round-robin proxy",
     about: "One shared store, four processes on four adapters (`test/multi-server/round-robin.test.ts`).",
@@ -145,6 +151,7 @@ export default class ReliabilityReporter implements Reporter {
     const fuzz = of("fuzz");
     const races = of("races");
     const outages = of("outages");
+    const failovers = of("failover");
     const multi = of("multi-process");
     const soak = of("soak");
     const prune = of("prune");
@@ -160,7 +167,8 @@ export default class ReliabilityReporter implements Reporter {
       `| hostile inputs tried | ${sum(fuzz, "inputs")} (${fuzz.length} campaigns; 5xx: ${sum(fuzz, "5xx")}, store writes: ${sum(fuzz, "store writes")}, crashes: ${sum(fuzz, "crashes") + sum(fuzz, "exceptions")}) |`,
       `| races run | ${sum(races, "requests") + sum(multi, "requests") + sum(multi, "logins")} requests in ${races.length + multi.length} campaigns; errors: ${sum(races, "errors") + sum(multi, "errors")}; served after revoke: ${sum(multi, "served after revoke")} |`,
       `| outages survived | ${outages.filter((o) => num(o.values["errors after recovery"]) === 0 && num(o.values["sessions lost"]) === 0).length} of ${outages.length} (${outages.map((o) => `${o.name}: ${o.values["seconds to recover"]} s to recover`).join("; ")}) |`,
-      `| errors after recovery | ${sum(outages, "errors after recovery")} |`,
+      `| Redis failovers survived | ${failovers.filter((o) => num(o.values["errors after recovery"]) === 0 && num(o.values["unclean failures"]) === 0).length} of ${failovers.length}${failovers.length ? ` (${failovers.map((o) => `${o.name}: ${o.values["seconds to recover"]} s to recover, ${o.values["sessions lost"]} sessions and ${o.values["writes lost"]} writes lost`).join("; ")})` : ""} |`,
+      `| errors after recovery | ${sum(outages, "errors after recovery") + sum(failovers, "errors after recovery")} |`,
       `| sessions lost | ${sum(outages, "sessions lost") + sum(multi, "keys lost")} |`,
       `| RSS start / end (soak) | ${soak.map((s) => `${s.name}: ${s.values["RSS start MB"]} / ${s.values["RSS end MB"]} MB over ${s.values.seconds} s, ${s.values.errors} errors`).join("; ") || "not run"} |`,
       `| prune time and read p99 | ${prune.map((p) => `${p.name}: ${p.values.pruned} rows in ${p.values["prune seconds"]} s, p99 ${p.values["read p99 without ms"]} ms without / ${p.values["read p99 during ms"]} ms during`).join("; ") || "not run"} |`,
