@@ -28,7 +28,7 @@ export type { SessionEventName, SessionEvents, SessionListener } from "./core/ev
 export type { Instrumentation, InstrumentedWork } from "./core/instrumentation.js";
 export type { DataKey, LifetimeOptions, SessionData } from "./core/session.js";
 export { Session } from "./core/session.js";
-export type { LoadOptions, SessionInfo, Sessions } from "./core/sessions.js";
+export type { HeaderReader, HeaderSource, LoadOptions, SessionInfo, Sessions } from "./core/sessions.js";
 export { createSessions } from "./core/sessions.js";
 export type { Secret } from "./crypto/keyring.js";
 export type { RandomSource } from "./crypto/token.js";

@@ -1,6 +1,9 @@
 import { SessionStateError } from "../contract/errors.js";
+import type { HeaderReader } from "../core/load.js";
 import type { Session } from "../core/session.js";
 import type { Sessions } from "../core/sessions.js";
+import { type CommitHeaders, mergeCommitHeaders } from "../http/response-headers.js";
+import { internalsOf } from "./internals.js";
 
 /**
  * What one request keeps while an express-session / @fastify/session compatible view of its
@@ -11,9 +14,9 @@ export interface RequestSessionState {
   /** The request's session. regenerate() keeps the object: the engine resets it in place. */
   session: Session<Record<string, unknown>>;
   /** Headers from commits made during the request (`save`, `regenerate`, `destroy(cb)`). */
-  pending: Headers | null;
+  pending: CommitHeaders | null;
   /** The request headers the session was loaded from, for `reload`. */
-  headers: Headers;
+  headers: HeaderReader;
   ip: string | null;
   transport: string | undefined;
   /** An error from an operation nobody awaited or called back for, raised by the final commit. */
@@ -22,28 +25,6 @@ export interface RequestSessionState {
   inflight: Promise<unknown> | null;
   /** Replaces the framework's `req.session` (regenerate hands out a new view, destroy removes it). */
   replaceView(view: object | null): void;
-}
-
-/**
- * Merges the headers of a later commit into those of earlier ones: the latest token
- * (Set-Cookie or header) wins, Vary accumulates, Cache-Control stays.
- */
-export function mergeCommitHeaders(pending: Headers | null, next: Headers): Headers {
-  if (pending === null) return next;
-  const merged = new Headers(pending);
-  if (next.getSetCookie().length > 0) {
-    merged.delete("set-cookie");
-    for (const line of next.getSetCookie()) merged.append("set-cookie", line);
-  }
-  next.forEach((value, name) => {
-    if (name === "set-cookie") return;
-    if (name === "vary") {
-      const tokens = new Set([...(merged.get("vary") ?? "").split(","), ...value.split(",")].map((t) => t.trim()));
-      tokens.delete("");
-      merged.set("vary", [...tokens].join(", "));
-    } else merged.set(name, value);
-  });
-  return merged;
 }
 
 /**
@@ -58,14 +39,23 @@ export function enqueue(state: RequestSessionState, run: () => Promise<void>): P
 
 /** Commits now; the response commits again and writes only what changed since. */
 export async function commitNow(state: RequestSessionState): Promise<void> {
-  state.pending = mergeCommitHeaders(state.pending, await state.sessions.commit(state.session));
+  state.pending = mergeCommitHeaders(state.pending, await internalsOf(state.sessions).commit(state.session));
 }
 
 /** The response's own commit: after every pending operation, with the headers they produced. */
-export async function finalCommit(state: RequestSessionState): Promise<Headers> {
+export async function finalCommit(state: RequestSessionState): Promise<CommitHeaders> {
   await state.inflight;
   if (state.deferredError !== undefined) throw state.deferredError;
-  return mergeCommitHeaders(state.pending, await state.sessions.commit(state.session));
+  return mergeCommitHeaders(state.pending, await internalsOf(state.sessions).commit(state.session));
+}
+
+/**
+ * The response's own commit done synchronously, when nothing is pending and the commit needs
+ * no store operation (see `SessionsInternals.commitWithoutStore`); null otherwise.
+ */
+export function finalCommitWithoutStore(state: RequestSessionState): CommitHeaders | null {
+  if (state.inflight !== null || state.deferredError !== undefined || state.pending !== null) return null;
+  return internalsOf(state.sessions).commitWithoutStore(state.session);
 }
 
 /**
@@ -96,27 +86,24 @@ export async function reloadSession(state: RequestSessionState, adapter: string)
 }
 
 /** The request headers with the token replaced by the one a commit during the request issued, if any. */
-function tokenHeaders(state: RequestSessionState): Headers {
-  if (state.pending === null) return state.headers;
-  const headers = new Headers(state.headers);
-  const cookies = state.pending.getSetCookie().map((line) => line.split(";")[0] as string);
-  if (cookies.length > 0) {
-    const sent = new Map(
-      (headers.get("cookie") ?? "")
-        .split(/;\s*/)
-        .filter(Boolean)
-        .map((pair) => split(pair)),
-    );
-    for (const pair of cookies) {
-      const [name, value] = split(pair);
-      sent.set(name, value);
-    }
-    headers.set("cookie", [...sent].map(([name, value]) => `${name}=${value}`).join("; "));
-  }
-  for (const t of state.sessions.config.transports) {
-    if (t.kind === "header" && state.pending.has(t.header)) headers.set(t.header, state.pending.get(t.header) as string);
-  }
-  return headers;
+function tokenHeaders(state: RequestSessionState): HeaderReader {
+  const { pending, headers } = state;
+  if (pending === null) return headers;
+  return {
+    get(name) {
+      if (pending.token !== null && name === pending.token.name) return pending.token.value;
+      if (name !== "cookie" || pending.setCookie === null) return headers.get(name);
+      const sent = new Map(
+        (headers.get("cookie") ?? "")
+          .split(/;\s*/)
+          .filter(Boolean)
+          .map((pair) => split(pair)),
+      );
+      const [cookie, value] = split(pending.setCookie.split(";")[0] as string);
+      sent.set(cookie, value);
+      return [...sent].map(([n, v]) => `${n}=${v}`).join("; ");
+    },
+  };
 }
 
 const split = (pair: string): [string, string] => {

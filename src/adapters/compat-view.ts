@@ -81,7 +81,11 @@ export interface ViewSpec {
 export function createCompatView(state: RequestSessionState, spec: ViewSpec): { view: object; detach(): void } {
   let detached: Record<string, unknown> | null = null;
   const reserved = (prop: string) =>
-    prop === "id" || prop === "sessionkit" || SESSION_METHODS.has(prop) || prop in spec.methods || prop in spec.getters;
+    prop === "id" ||
+    prop === "sessionkit" ||
+    SESSION_METHODS.has(prop) ||
+    Object.hasOwn(spec.methods, prop) ||
+    Object.hasOwn(spec.getters, prop);
 
   const live = (): Session<Record<string, unknown>> => {
     if (detached) {
@@ -103,19 +107,43 @@ export function createCompatView(state: RequestSessionState, spec: ViewSpec): { 
     live().set(prop, value);
   };
 
+  // Functions handed out, made once per view (per session for the Session methods), not per
+  // property read: `req.session.get(...)` runs many times a request.
+  const adapterMethods = new Map<string, (...args: never[]) => unknown>();
+  let boundTo: Session<Record<string, unknown>> | null = null;
+  const bound = new Map<string, (...args: unknown[]) => unknown>();
+  const sessionMethod = (prop: string) => {
+    const session = live();
+    if (boundTo !== session) {
+      bound.clear(); // reload() replaced the session
+      boundTo = session;
+    }
+    let fn = bound.get(prop);
+    if (fn === undefined) {
+      fn = (Reflect.get(session, prop, session) as (...a: unknown[]) => unknown).bind(session);
+      bound.set(prop, fn);
+    }
+    return fn;
+  };
+
   const view: object = new Proxy(Object.create(null) as object, {
     get(_target, prop) {
       if (typeof prop !== "string") return undefined;
       if (prop === "sessionkit") return live();
-      const getter = spec.getters[prop];
+      // Own properties only: a data key such as "constructor" must not find Object.prototype's.
+      const getter = Object.hasOwn(spec.getters, prop) ? spec.getters[prop] : undefined;
       if (getter) return detached ? undefined : getter();
-      const method = spec.methods[prop];
-      if (method) return (...args: never[]) => method(view, ...args);
-      if (prop === "id") return detached ? undefined : state.session.id;
-      if (SESSION_METHODS.has(prop)) {
-        const session = live();
-        return (Reflect.get(session, prop, session) as (...a: unknown[]) => unknown).bind(session);
+      const method = Object.hasOwn(spec.methods, prop) ? spec.methods[prop] : undefined;
+      if (method) {
+        let fn = adapterMethods.get(prop);
+        if (fn === undefined) {
+          fn = (...args: never[]) => method(view, ...args);
+          adapterMethods.set(prop, fn);
+        }
+        return fn;
       }
+      if (prop === "id") return detached ? undefined : state.session.id;
+      if (SESSION_METHODS.has(prop)) return sessionMethod(prop);
       if (SESSION_FACTS.has(prop) && !holds(prop)) return detached ? undefined : Reflect.get(state.session, prop);
       return read(prop);
     },

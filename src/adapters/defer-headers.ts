@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import type { CommitHeaders } from "../http/response-headers.js";
 import { applyNodeHeaders, type HeaderTarget } from "./node-headers.js";
 
 type Method = "writeHead" | "write" | "end" | "flushHeaders";
@@ -6,7 +7,9 @@ const METHODS: readonly Method[] = ["writeHead", "write", "end", "flushHeaders"]
 
 /**
  * Holds a Node response back until `beforeHeaders` resolves, then adds the headers it
- * returned and lets the response go out.
+ * returned and lets the response go out. When `headersNow` answers at once (a commit with
+ * nothing to write, the usual read-only request) its headers are added and the response goes
+ * out unheld: no queue, no replay.
  *
  * Commit is async but `writeHead` is sync, so the first `writeHead`/`write`/`end`/
  * `flushHeaders` starts the commit and every call is queued (writes report success, like
@@ -19,7 +22,8 @@ const METHODS: readonly Method[] = ["writeHead", "write", "end", "flushHeaders"]
  */
 export function deferHeaders(
   res: ServerResponse,
-  beforeHeaders: () => Promise<Headers>,
+  headersNow: () => CommitHeaders | null,
+  beforeHeaders: () => Promise<CommitHeaders>,
   onError: (error: unknown) => void,
 ): void {
   const original = {
@@ -33,8 +37,24 @@ export function deferHeaders(
 
   const call = (method: Method, args: unknown[]) => original[method].apply(res, args);
 
+  /** The first write, when the headers are known now: add them and let it through. */
+  function passNow(method: Method, args: unknown[], headers: CommitHeaders): unknown {
+    mode = "pass";
+    let callArgs = args;
+    try {
+      if (!res.headersSent) {
+        if (method === "writeHead") callArgs = absorbWriteHeadHeaders(res, args);
+        applyNodeHeaders(res as HeaderTarget, headers);
+      }
+    } catch (error) {
+      onError(error);
+      return method === "write" ? true : method === "flushHeaders" ? undefined : res;
+    }
+    return call(method, callArgs);
+  }
+
   async function flush() {
-    let headers: Headers;
+    let headers: CommitHeaders;
     try {
       headers = await beforeHeaders();
     } catch (error) {
@@ -63,6 +83,8 @@ export function deferHeaders(
     const wrapper = (...args: unknown[]) => {
       if (mode === "pass") return call(method, args);
       if (mode === "idle") {
+        const now = headersNow();
+        if (now !== null) return passNow(method, args, now);
         mode = "queue";
         void flush();
       }

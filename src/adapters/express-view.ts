@@ -1,4 +1,4 @@
-import { createCompatCookie } from "./compat-cookie.js";
+import { type CompatCookie, createCompatCookie } from "./compat-cookie.js";
 import { commitNow, enqueue, type RequestSessionState, regenerateSession, reloadSession } from "./compat-session.js";
 import { createCompatView } from "./compat-view.js";
 
@@ -29,10 +29,10 @@ function report(state: RequestSessionState, running: Promise<void>, callback: Ca
  */
 export function createSessionView(state: RequestSessionState): object {
   const adapter = "express";
-  const cookie = createCompatCookie(state, adapter);
+  let cookie: CompatCookie | null = null; // made on first use: most requests never look
   const handle = createCompatView(state, {
     adapter,
-    getters: { cookie: () => cookie },
+    getters: { cookie: () => (cookie ??= createCompatCookie(state, adapter)) },
     methods: {
       regenerate: (view, callback?: Callback) => {
         report(

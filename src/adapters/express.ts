@@ -4,11 +4,11 @@ import { Session } from "../core/session.js";
 import type { Sessions } from "../core/sessions.js";
 import { type CsrfOptions, isUnsafeMethod, resolveCsrfOptions, SessionCsrfError, submittedCsrfToken } from "../http/csrf.js";
 import type { CompatCookie } from "./compat-cookie.js";
-import { finalCommit, type RequestSessionState } from "./compat-session.js";
+import { finalCommit, finalCommitWithoutStore, type RequestSessionState } from "./compat-session.js";
 import type { SessionFactName, WritableFacts } from "./compat-view.js";
 import { deferHeaders } from "./defer-headers.js";
 import { createSessionView } from "./express-view.js";
-import { pickHeaders, sessionHeaderNames } from "./node-headers.js";
+import { nodeHeaderReader } from "./node-headers.js";
 
 export type { CsrfOptions } from "../http/csrf.js";
 export { SessionCsrfError } from "../http/csrf.js";
@@ -123,7 +123,6 @@ export function sessionMiddleware<Data extends object>(
   options: ExpressSessionMiddlewareOptions = {},
 ): NodeHandler {
   const engine = sessions as unknown as Sessions<Record<string, unknown>>;
-  const names = sessionHeaderNames(engine.config.transports);
   return function sessionkitExpress(req, res, next) {
     const request = req as IncomingMessage & { session?: unknown; ip?: string };
     if (request.session !== undefined && request.session !== null) {
@@ -134,7 +133,7 @@ export function sessionMiddleware<Data extends object>(
         ),
       );
     }
-    const headers = pickHeaders(req.headers, names);
+    const headers = nodeHeaderReader(req.headers);
     const ip = options.ip ? (options.ip(req) ?? null) : (request.ip ?? req.socket.remoteAddress ?? null);
     const transport = typeof options.transport === "function" ? options.transport(req) : options.transport;
     engine.load(headers, { ip, transport }).then((session) => {
@@ -155,7 +154,12 @@ export function sessionMiddleware<Data extends object>(
       request.session = createSessionView(state);
       // express-session's req.sessionID (logging and rate-limit middleware read it): the public id.
       Object.defineProperty(req, "sessionID", { configurable: true, enumerable: true, get: () => state.session.id });
-      deferHeaders(res, () => finalCommit(state), next);
+      deferHeaders(
+        res,
+        () => finalCommitWithoutStore(state),
+        () => finalCommit(state),
+        next,
+      );
       next();
     }, next);
   };

@@ -1,4 +1,4 @@
-import { createCompatCookie } from "./compat-cookie.js";
+import { type CompatCookie, createCompatCookie } from "./compat-cookie.js";
 import { commitNow, enqueue, type RequestSessionState, regenerateSession, reloadSession } from "./compat-session.js";
 import { createCompatView } from "./compat-view.js";
 
@@ -26,11 +26,12 @@ function settle(running: Promise<void>, callback: Callback | undefined): Promise
  */
 export function createFastifySessionView(state: RequestSessionState): object {
   const adapter = "fastify";
-  const cookie = createCompatCookie(state, adapter);
+  let cookie: CompatCookie | null = null; // made on first use: most requests never look
+  const cookieOf = () => (cookie ??= createCompatCookie(state, adapter));
   const handle = createCompatView(state, {
     adapter,
     getters: {
-      cookie: () => cookie,
+      cookie: cookieOf,
       sessionId: () => state.session.id,
     },
     methods: {
@@ -73,7 +74,7 @@ export function createFastifySessionView(state: RequestSessionState): object {
       // @fastify/session's per-session cookie options: maxAge/expires become the session's
       // lifetime; the other attributes are fixed by createSessions({ cookie }).
       options: (_view, opts: Record<string, unknown>) => {
-        const target = cookie as unknown as Record<string, unknown>;
+        const target = cookieOf() as unknown as Record<string, unknown>;
         for (const [name, value] of Object.entries(opts ?? {})) {
           if (!(name in target) || name === "toJSON") {
             throw new TypeError(

@@ -3,11 +3,12 @@ import fp from "fastify-plugin";
 import type { Session } from "../core/session.js";
 import type { Sessions } from "../core/sessions.js";
 import { type CsrfOptions, isUnsafeMethod, resolveCsrfOptions, SessionCsrfError, submittedCsrfToken } from "../http/csrf.js";
+import type { CommitHeaders } from "../http/response-headers.js";
 import type { CompatCookie } from "./compat-cookie.js";
-import { finalCommit, type RequestSessionState } from "./compat-session.js";
+import { finalCommit, finalCommitWithoutStore, type RequestSessionState } from "./compat-session.js";
 import type { SessionFactName, WritableFacts } from "./compat-view.js";
 import { createFastifySessionView } from "./fastify-view.js";
-import { applyNodeHeaders, pickHeaders, sessionHeaderNames } from "./node-headers.js";
+import { applyNodeHeaders, nodeHeaderReader } from "./node-headers.js";
 
 export type { CsrfOptions } from "../http/csrf.js";
 export { SessionCsrfError } from "../http/csrf.js";
@@ -93,7 +94,7 @@ export interface FastifySessionOptions {
 
 const STATE = Symbol("sessionkit.state");
 const COMMIT = Symbol("sessionkit.commit");
-type Marked = FastifyRequest & { [STATE]?: RequestSessionState; [COMMIT]?: Promise<Headers> };
+type Marked = FastifyRequest & { [STATE]?: RequestSessionState; [COMMIT]?: Promise<CommitHeaders> };
 
 const sessionPluginAsync: FastifyPluginAsync<FastifySessionOptions> = async (fastify, options) => {
   const sessions = options.sessions;
@@ -102,12 +103,11 @@ const sessionPluginAsync: FastifyPluginAsync<FastifySessionOptions> = async (fas
       "[sessionkit] [fastify] register(sessionPlugin, { sessions }) needs the object createSessions() returned",
     );
   }
-  const names = sessionHeaderNames(sessions.config.transports);
   fastify.decorateRequest("session", null as unknown as FastifySession);
 
   fastify.addHook("onRequest", async (request) => {
     const transport = typeof options.transport === "function" ? options.transport(request) : options.transport;
-    const headers = pickHeaders(request.headers, names);
+    const headers = nodeHeaderReader(request.headers);
     // A store failure rejects here and Fastify answers with its error handling (a 5xx).
     const session = await sessions.load(headers, { ip: request.ip, transport });
     const state: RequestSessionState = {
@@ -133,6 +133,12 @@ const sessionPluginAsync: FastifyPluginAsync<FastifySessionOptions> = async (fas
     if (started === undefined) {
       const state = marked[STATE];
       if (!state) return payload;
+      const now = finalCommitWithoutStore(state);
+      if (now !== null) {
+        marked[COMMIT] = Promise.resolve(now);
+        applyNodeHeaders(replyTarget(reply), now);
+        return payload;
+      }
       const commit = finalCommit(state);
       marked[COMMIT] = commit;
       commit.catch(() => undefined); // handled below; later passes only look at it

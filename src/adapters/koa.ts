@@ -2,7 +2,8 @@ import type { DefaultState, Middleware, ParameterizedContext } from "koa";
 import type { Session } from "../core/session.js";
 import type { Sessions } from "../core/sessions.js";
 import { type CsrfOptions, isUnsafeMethod, resolveCsrfOptions, SessionCsrfError, submittedCsrfToken } from "../http/csrf.js";
-import { applyNodeHeaders, pickHeaders, sessionHeaderNames } from "./node-headers.js";
+import { internalsOf } from "./internals.js";
+import { applyNodeHeaders, nodeHeaderReader } from "./node-headers.js";
 
 export type { CsrfOptions } from "../http/csrf.js";
 export { SessionCsrfError } from "../http/csrf.js";
@@ -50,15 +51,17 @@ export function sessionMiddleware<Data extends object>(
   sessions: Sessions<Data>,
   options: KoaSessionOptions = {},
 ): Middleware<DefaultState, SessionContext<Data>> {
-  const names = sessionHeaderNames(sessions.config.transports);
+  const internals = internalsOf(sessions as unknown as Sessions<Record<string, unknown>>);
+  const commit = (session: Session<Data>) =>
+    internals.commitWithoutStore(session as unknown as Session) ?? internals.commit(session as unknown as Session);
   return async function sessionkitKoa(ctx, next) {
     const transport = typeof options.transport === "function" ? options.transport(ctx) : options.transport;
-    const session = await sessions.load(pickHeaders(ctx.req.headers, names), { ip: ctx.ip, transport });
+    const session = await sessions.load(nodeHeaderReader(ctx.req.headers), { ip: ctx.ip, transport });
     ctx.session = session;
     try {
       await next();
     } catch (error) {
-      const headers = await sessions.commit(session);
+      const headers = await commit(session);
       applyNodeHeaders(ctx.res, headers);
       // Koa's default error response removes every header, then sets err.headers.
       if (error !== null && typeof error === "object") {
@@ -69,7 +72,7 @@ export function sessionMiddleware<Data extends object>(
       }
       throw error;
     }
-    applyNodeHeaders(ctx.res, await sessions.commit(session));
+    applyNodeHeaders(ctx.res, await commit(session));
   };
 }
 

@@ -1,5 +1,6 @@
+import type { HeaderReader } from "../core/load.js";
 import { mergeVary } from "../http/apply-headers.js";
-import type { Transport } from "../http/transport.js";
+import type { CommitHeaders } from "../http/response-headers.js";
 
 /** The part of a Node `ServerResponse` (or a framework reply) the merge needs. */
 export interface HeaderTarget {
@@ -13,50 +14,38 @@ export interface HeaderTarget {
  * replaced, so a response never carries two values for one cookie), Vary is merged, and
  * Cache-Control is set only when the app set none.
  */
-export function applyNodeHeaders(target: HeaderTarget, sessionHeaders: Headers): void {
-  const cookies = sessionHeaders.getSetCookie();
-  if (cookies.length > 0) {
-    const names = new Set(cookies.map(cookieName));
+export function applyNodeHeaders(target: HeaderTarget, headers: CommitHeaders): void {
+  if (headers.setCookie !== null) {
+    const line = headers.setCookie;
+    const name = cookieName(line);
     const existing = target.getHeader("set-cookie");
-    const kept = (existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)]).filter(
-      (line) => !names.has(cookieName(line)),
-    );
-    target.setHeader("set-cookie", [...kept, ...cookies]);
+    if (existing === undefined) target.setHeader("set-cookie", [line]);
+    else {
+      const lines = Array.isArray(existing) ? existing : [String(existing)];
+      target.setHeader("set-cookie", [...lines.filter((other) => cookieName(other) !== name), line]);
+    }
   }
-  sessionHeaders.forEach((value, name) => {
-    if (name === "set-cookie") return;
-    if (name === "vary") {
-      const existing = target.getHeader("vary");
-      target.setHeader("vary", mergeVary(existing === undefined ? null : String(existing), value));
-    } else if (name === "cache-control") {
-      if (target.getHeader("cache-control") === undefined) target.setHeader("cache-control", value);
-    } else target.setHeader(name, value);
-  });
+  const vary = target.getHeader("vary");
+  // The usual case, nobody else set Vary: no parsing.
+  target.setHeader("vary", vary === undefined ? headers.vary : mergeVary(String(vary), headers.vary));
+  if (headers.cacheControl !== null && target.getHeader("cache-control") === undefined) {
+    target.setHeader("cache-control", headers.cacheControl);
+  }
+  if (headers.token !== null) target.setHeader(headers.token.name, headers.token.value);
 }
 
 const cookieName = (line: string) => line.slice(0, Math.max(0, line.indexOf("="))).trim();
 
 /**
- * Copies the few request headers the engine reads (cookie, the configured token headers,
- * user-agent) into a Web `Headers`, rather than converting every header of every request.
+ * A {@link HeaderReader} over Node's `req.headers` (lower-case names; Node already joins
+ * repeated Cookie headers with "; "), so no Web `Headers` is built per request.
  */
-export function pickHeaders(source: Record<string, string | string[] | undefined>, names: readonly string[]): Headers {
-  const headers = new Headers();
-  for (const name of names) {
-    const value = source[name];
-    if (value === undefined) continue;
-    // Node joins repeated cookie headers with "; " and others with ", ".
-    headers.set(name, Array.isArray(value) ? value.join(name === "cookie" ? "; " : ", ") : value);
-  }
-  return headers;
-}
-
-/**
- * The request headers the engine reads for this configuration: cookie and/or the token
- * headers, plus user-agent (recorded on new sessions).
- */
-export function sessionHeaderNames(transports: readonly Transport[]): string[] {
-  const names = new Set<string>(["user-agent"]);
-  for (const t of transports) names.add(t.kind === "cookie" ? "cookie" : t.header);
-  return [...names];
+export function nodeHeaderReader(source: Record<string, string | string[] | undefined>): HeaderReader {
+  return {
+    get(name) {
+      const value = source[name];
+      if (value === undefined) return null;
+      return typeof value === "string" ? value : value.join(name === "cookie" ? "; " : ", ");
+    },
+  };
 }

@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import { SessionConflictError, SessionDataTooLargeError, SessionStateError } from "../contract/errors.js";
 import type { StoredSession } from "../contract/store.js";
 import { hashSecret } from "../crypto/token.js";
-import { clearingHeaders, plainHeaders, tokenHeaders } from "../http/response-headers.js";
+import { type CommitHeaders, clearingHeaders, plainHeaders, tokenHeaders } from "../http/response-headers.js";
 import type { Engine } from "./engine.js";
 import type { Lifetime } from "./envelope.js";
 import { expiresAt, touchDue } from "./expiry.js";
@@ -11,6 +11,7 @@ import { limitAround } from "./limit.js";
 import { expiredNow, freshState, loadedRowOf, type OpenedRow, openRow } from "./load.js";
 import { mergeData, mergeField } from "./merge.js";
 import { type CommitFacts, planCommit, planConflict, type TokenAction } from "./plan.js";
+import { samePlainData } from "./same-data.js";
 import { type LoadedRow, Session, type SessionState, STATE } from "./session.js";
 
 /** A hard stop besides the time budget, in case a clock does not move. */
@@ -69,6 +70,16 @@ export function createCommitter(engine: Engine) {
     return bytes;
   }
 
+  /**
+   * The bytes of the session's data: the loaded ones while provably unchanged (nothing could
+   * have changed it, or it still equals the near-cache's pristine copy), else serialized anew.
+   */
+  function dataBytesOf(st: SessionState): Uint8Array {
+    const base = st.base as LoadedRow;
+    if (!st.maybeDirty || (st.pristine !== null && samePlainData(st.data, st.pristine))) return base.dataBytes;
+    return encodeChecked(st);
+  }
+
   /** The token value for the session's transport (cookie with its payload, or header). */
   function tokenValue(st: SessionState, secretHash: string): string {
     const token = { id: st.id as string, secret: st.secret as string };
@@ -77,7 +88,13 @@ export function createCommitter(engine: Engine) {
       : codec.headerValue(token);
   }
 
-  function headersFor(st: SessionState, action: TokenAction, secretHash: string, expiry: number | null, now: number): Headers {
+  function headersFor(
+    st: SessionState,
+    action: TokenAction,
+    secretHash: string,
+    expiry: number | null,
+    now: number,
+  ): CommitHeaders {
     if (action === "set") {
       // A browser-session cookie (setLifetime({ persistent: false })) carries no expiry; the row keeps its own.
       const cookieExpiry = st.lifetime?.persistent === false ? null : expiry;
@@ -90,6 +107,7 @@ export function createCommitter(engine: Engine) {
   /** Marks the state as matching what is now stored. */
   function rebase(st: SessionState, row: StoredSession, dataBytes: Uint8Array): LoadedRow {
     st.base = loadedRowOf(row, dataBytes, st.authenticatedAt, st.lifetime);
+    st.pristine = null;
     st.rotated = null;
     st.keyStale = false;
     st.cookiePayload = engine.cookiePayloadOf(st.data);
@@ -97,7 +115,7 @@ export function createCommitter(engine: Engine) {
   }
 
   /** The session is gone: its changes are dropped, its cookie cleared, and it goes on as new. */
-  function interrupt(st: SessionState, reason: "gone" | "undecodable"): Headers {
+  function interrupt(st: SessionState, reason: "gone" | "undecodable"): CommitHeaders {
     events.emit("interrupted", { id: st.id as string, userId: st.base?.userId ?? null, reason });
     const headers = clearingHeaders(vary, st.transport);
     Object.assign(st, freshState(st.transport, false, st.ip, st.userAgent), { interrupted: true });
@@ -105,7 +123,7 @@ export function createCommitter(engine: Engine) {
   }
 
   /** Another request signed in first: drop this request's changes, leave the cookie alone. */
-  function supersede(st: SessionState, hadChanges: boolean): Headers {
+  function supersede(st: SessionState, hadChanges: boolean): CommitHeaders {
     if (hadChanges) events.emit("interrupted", { id: st.id as string, userId: st.base?.userId ?? null, reason: "superseded" });
     Object.assign(st, freshState(st.transport, false, st.ip, st.userAgent), { interrupted: hadChanges });
     return plainHeaders(vary);
@@ -129,6 +147,7 @@ export function createCommitter(engine: Engine) {
       st.secret = null;
     }
     st.base = theirs.base;
+    st.pristine = null;
   }
 
   /** Reads the row after a write did not apply. */
@@ -191,16 +210,15 @@ export function createCommitter(engine: Engine) {
    */
   function unchangedOutsideLane(st: SessionState): { none: boolean; dataBytes?: Uint8Array } {
     if (st.destroyed || st.rotated !== null || lanes.has(st.id as string)) return { none: false };
-    const dataBytes = st.maybeDirty ? encodeChecked(st) : (st.base as LoadedRow).dataBytes;
+    const dataBytes = dataBytesOf(st);
     return { none: planCommit(storedFacts(st, dataBytes, config.clock())).effect === "none", dataBytes };
   }
 
   /** `encoded`: the data already serialized for the first attempt (by unchangedOutsideLane). */
-  async function commitStored(st: SessionState, lane: Lane, encoded?: Uint8Array): Promise<Headers> {
+  async function commitStored(st: SessionState, lane: Lane, encoded?: Uint8Array): Promise<CommitHeaders> {
     const id = st.id as string;
     const started = performance.now();
-    const hadChanges = () =>
-      st.rotated !== null || changedFromBase(st, st.maybeDirty ? encodeChecked(st) : (st.base as LoadedRow).dataBytes);
+    const hadChanges = () => st.rotated !== null || changedFromBase(st, dataBytesOf(st));
     // A commit of this process already wrote a newer version: merge onto it, no read needed.
     let conflict: OpenedRow | "gone" | "undecodable" | null =
       lane.latest !== null && lane.latest.row.version > (st.base as LoadedRow).version ? lane.latest : null;
@@ -230,7 +248,7 @@ export function createCommitter(engine: Engine) {
 
       const base = st.base as LoadedRow;
       // Untouched data equals what was loaded: no need to serialize it to find out.
-      const dataBytes = attempt === 1 && encoded !== undefined ? encoded : st.maybeDirty ? encodeChecked(st) : base.dataBytes;
+      const dataBytes = attempt === 1 && encoded !== undefined ? encoded : dataBytesOf(st);
       const plan = planCommit(storedFacts(st, dataBytes, now));
 
       if (plan.effect === "none") return plainHeaders(vary);
@@ -292,9 +310,9 @@ export function createCommitter(engine: Engine) {
     }
   }
 
-  async function commitNew(st: SessionState): Promise<Headers> {
-    const now = config.clock();
-    const plan = planCommit({
+  /** Whether a session that was never stored holds anything worth a row. */
+  function newSessionPlan(st: SessionState) {
+    return planCommit({
       stored: false,
       destroyed: false,
       hadToken: st.hadToken,
@@ -307,6 +325,11 @@ export function createCommitter(engine: Engine) {
       secretKnown: true,
       transport: st.transport.kind,
     });
+  }
+
+  async function commitNew(st: SessionState): Promise<CommitHeaders> {
+    const now = config.clock();
+    const plan = newSessionPlan(st);
     // Lazy: a visitor (or bot) whose session holds nothing costs no row and no cookie.
     if (plan.effect === "none") return plainHeaders(vary);
     const dataBytes = encodeChecked(st);
@@ -338,7 +361,7 @@ export function createCommitter(engine: Engine) {
     return headers;
   }
 
-  async function commitDestroyed(st: SessionState): Promise<Headers> {
+  async function commitDestroyed(st: SessionState): Promise<CommitHeaders> {
     const stored = st.base !== null;
     const plan = planCommit({
       stored,
@@ -365,14 +388,19 @@ export function createCommitter(engine: Engine) {
     return headers;
   }
 
+  function stateOf(session: Session): SessionState {
+    if (!(session instanceof Session)) throw new TypeError("[sessionkit] commit() takes the session that load() returned");
+    const st = session[STATE];
+    if (st.committing) throw new SessionStateError("commit() is already running for this session; await it once");
+    return st;
+  }
+
   /**
    * Writes what changed (nothing, a touch, a compare-and-set update, a delete) and returns
    * the headers to add to the response.
    */
-  return async function commit(session: Session): Promise<Headers> {
-    if (!(session instanceof Session)) throw new TypeError("[sessionkit] commit() takes the session that load() returned");
-    const st = session[STATE];
-    if (st.committing) throw new SessionStateError("commit() is already running for this session; await it once");
+  async function commit(session: Session): Promise<CommitHeaders> {
+    const st = stateOf(session);
     st.committing = true;
     try {
       if (st.base === null) return st.destroyed ? await commitDestroyed(st) : await commitNew(st);
@@ -384,5 +412,21 @@ export function createCommitter(engine: Engine) {
     } finally {
       st.committing = false;
     }
-  };
+  }
+
+  /**
+   * The commit's headers when it needs no store operation at all (an unchanged session, a
+   * new one holding nothing), decided synchronously; null when the commit has work to do
+   * (call `commit`). Lets adapters add the headers before the response goes out without
+   * holding it back.
+   */
+  function commitWithoutStore(session: Session): CommitHeaders | null {
+    const st = stateOf(session);
+    if (st.destroyed) return null;
+    if (st.base === null) return newSessionPlan(st).effect === "none" ? plainHeaders(vary) : null;
+    const pre = unchangedOutsideLane(st);
+    return pre.none ? plainHeaders(vary) : null;
+  }
+
+  return { commit, commitWithoutStore };
 }

@@ -17,12 +17,25 @@ export interface LoadOptions {
   transport?: string;
 }
 
-export const headersOf = (input: Request | Headers) => (input instanceof Headers ? input : input.headers);
+/**
+ * Where a request's headers are read from: a Web `Headers`, or any object whose `get(name)`
+ * answers like it for lower-case names (adapters pass a view over Node's `req.headers`, so
+ * no `Headers` object is built per request).
+ */
+export interface HeaderReader {
+  get(name: string): string | null;
+}
+
+/** What `load()` reads a request from: a Web `Request`, `Headers`, or a {@link HeaderReader}. */
+export type HeaderSource = Request | HeaderReader;
+
+export const headersOf = (input: HeaderSource): HeaderReader =>
+  typeof (input as Partial<HeaderReader>).get === "function" ? (input as HeaderReader) : (input as Request).headers;
 
 /** The transport the request uses (or the one to answer on) and the raw value it carries. */
 export function pickTransport(
   transports: readonly Transport[],
-  headers: Headers,
+  headers: HeaderReader,
   wanted: string | undefined,
 ): { transport: Transport; raw: string | undefined } {
   for (const transport of transports) {
@@ -40,6 +53,7 @@ export function freshState(transport: Transport, hadToken: boolean, ip: string |
     base: null,
     data: {},
     maybeDirty: true,
+    pristine: null,
     userId: null,
     authenticatedAt: null,
     lifetime: null,
@@ -121,7 +135,7 @@ export function expiredNow(engine: Engine, opened: OpenedRow, now: number): bool
  */
 export async function loadSession<Data extends SessionData>(
   engine: Engine,
-  request: Request | Headers,
+  request: HeaderSource,
   options: LoadOptions = {},
 ): Promise<Session<Data>> {
   const { config, codec, events, context } = engine;
@@ -219,6 +233,7 @@ async function cachedSession<Data extends SessionData>(
   state.base = base;
   state.data = data;
   state.maybeDirty = false;
+  state.pristine = entry.data;
   state.userId = base.userId;
   state.authenticatedAt = base.authenticatedAt;
   state.lifetime = base.lifetime;

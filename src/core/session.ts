@@ -67,6 +67,11 @@ export interface SessionState {
    * request skip serializing the data at commit. Never reset within a request.
    */
   maybeDirty: boolean;
+  /**
+   * The decoded data of `base` that no one else can change (the near-cache's copy), when the
+   * session came from it: a commit compares against it instead of serializing. Null otherwise.
+   */
+  pristine: Record<string, unknown> | null;
   userId: string | null;
   authenticatedAt: number | null;
   lifetime: Lifetime | null;

@@ -1,16 +1,18 @@
 import type { StoreStats } from "../contract/store.js";
 import { hashSecret } from "../crypto/token.js";
+import { toWebHeaders } from "../http/response-headers.js";
 import { readTransport } from "../http/transport.js";
 import { createCommitter } from "./commit.js";
 import { type ResolvedConfig, resolveConfig, type SessionsOptions } from "./config.js";
 import { createEngine } from "./engine.js";
 import type { SessionEventName, SessionListener } from "./events.js";
-import { headersOf, type LoadOptions, loadSession, pickTransport } from "./load.js";
+import { INTERNAL, type SessionsInternals } from "./internal.js";
+import { type HeaderSource, headersOf, type LoadOptions, loadSession, pickTransport } from "./load.js";
 import { createManagement, type SessionInfo, type SessionRef } from "./manage.js";
 import { startPruneScheduler } from "./prune-scheduler.js";
 import type { Session, SessionData } from "./session.js";
 
-export type { LoadOptions } from "./load.js";
+export type { HeaderReader, HeaderSource, LoadOptions } from "./load.js";
 export type { SessionInfo } from "./manage.js";
 
 /** The object `createSessions` returns. */
@@ -22,7 +24,7 @@ export interface Sessions<Data extends SessionData = Record<string, unknown>> {
    * gives a new empty session (never an exception). One store read at most. Rejects with
    * `SessionStoreError` only when the store fails.
    */
-  load(request: Request | Headers, options?: LoadOptions): Promise<Session<Data>>;
+  load(request: HeaderSource, options?: LoadOptions): Promise<Session<Data>>;
   /**
    * Writes what changed (nothing, a touch, a compare-and-set update, a delete) and returns the
    * headers to add to the response: Set-Cookie (or the token header), `Vary`, and
@@ -30,9 +32,9 @@ export interface Sessions<Data extends SessionData = Record<string, unknown>> {
    */
   commit(session: Session<Data>): Promise<Headers>;
   /** The `cookieKeys` values the cookie carries, without a store read; null without a valid cookie. Hints only: a revoked session still peeks until its cookie expires. */
-  peek(request: Request | Headers): Partial<Data> | null;
+  peek(request: HeaderSource): Partial<Data> | null;
   /** Checks a CSRF token against the request's session without a store read. */
-  verifyCsrf(request: Request | Headers, token: unknown): boolean;
+  verifyCsrf(request: HeaderSource, token: unknown): boolean;
   on<E extends SessionEventName>(event: E, listener: SessionListener<E>): () => void;
   /** The live sessions of a user, most recently active first. */
   list(userId: string, options?: { current?: Session<Data> | string }): Promise<SessionInfo[]>;
@@ -68,20 +70,33 @@ export function createSessions<Data extends SessionData = Record<string, unknown
   const config = resolveConfig(options);
   const engine = createEngine(config);
   const { codec, events } = engine;
-  const commit = createCommitter(engine);
+  const committer = createCommitter(engine);
+  const commit = (session: Session) => engine.traced({ kind: "commit", store: storeName }, () => committer.commit(session));
+  const traceCommits = config.instrumentation?.around !== undefined;
+  const internals: SessionsInternals = {
+    commit,
+    commitWithoutStore(session) {
+      if (traceCommits) return null;
+      try {
+        return committer.commitWithoutStore(session);
+      } catch {
+        return null; // commit() reports it (a data size error, a misuse) the way it always does
+      }
+    },
+  };
   const storeName = config.store.name;
   const manage = createManagement(engine);
   const scheduler = config.pruneInterval === null ? null : startPruneScheduler(config.pruneInterval, manage.prune, events);
 
   return Object.freeze({
     config,
-    load: (request: Request | Headers, loadOptions?: LoadOptions) =>
+    load: (request: HeaderSource, loadOptions?: LoadOptions) =>
       engine.traced({ kind: "load", store: storeName }, () => loadSession<Data>(engine, request, loadOptions)),
-    commit: ((session: Session<Data>) =>
-      engine.traced({ kind: "commit", store: storeName }, () => commit(session as Session))) as (
+    commit: (async (session: Session<Data>) => toWebHeaders(await commit(session as Session))) as (
       session: Session<Data>,
     ) => Promise<Headers>,
-    peek(request: Request | Headers): Partial<Data> | null {
+    [INTERNAL]: internals,
+    peek(request: HeaderSource): Partial<Data> | null {
       const cookie = config.transports.find((t) => t.kind === "cookie");
       if (!cookie) return null;
       const raw = readTransport(cookie, headersOf(request));
@@ -99,7 +114,7 @@ export function createSessions<Data extends SessionData = Record<string, unknown
         return {};
       }
     },
-    verifyCsrf(request: Request | Headers, token: unknown): boolean {
+    verifyCsrf(request: HeaderSource, token: unknown): boolean {
       if (typeof token !== "string" || token.length === 0 || token.length > 256) return false;
       const { raw } = pickTransport(config.transports, headersOf(request), undefined);
       if (raw === undefined) return false;

@@ -39,7 +39,7 @@ export function resolveTransports(option: TransportOption | TransportOption[] | 
  * The raw value the transport carries in this request, `undefined` when absent.
  * Never throws, whatever the header holds.
  */
-export function readTransport(transport: Transport, headers: Headers): string | undefined {
+export function readTransport(transport: Transport, headers: { get(name: string): string | null }): string | undefined {
   if (transport.kind === "cookie") {
     const raw = headers.get("cookie");
     if (!raw || raw.length > MAX_INPUT * 2) return undefined;

@@ -10,10 +10,8 @@ export function resolveSerializer(option: SerializerOption | undefined): Seriali
   throw new SessionConfigError(`serializer must be "json", "structured" or { encode, decode }, got ${String(option)}`);
 }
 
-const encoder = new TextEncoder();
-
-/** Encodes and normalizes to bytes. */
+/** Encodes and normalizes to bytes (Buffer.from: several times faster than TextEncoder for short strings). */
 export function encodeToBytes(serializer: Serializer, data: Record<string, unknown>): Uint8Array {
   const out = serializer.encode(data);
-  return typeof out === "string" ? encoder.encode(out) : out;
+  return typeof out === "string" ? Buffer.from(out, "utf8") : out;
 }

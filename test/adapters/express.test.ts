@@ -88,6 +88,13 @@ describe("express adapter specifics", () => {
         res.json({ unsaved: req.session.get("unsaved") ?? null, visits: req.session.get("visits") ?? null });
       });
     });
+    app.get("/read-stream", (req, res) => {
+      // A read-only request: the commit has nothing to write, so the response is not held back.
+      const visits = req.session.get("visits") ?? null;
+      res.writeHead(200, { "content-type": "text/plain", vary: "Accept", "cache-control": "max-age=60" });
+      res.write(`visits=${visits};`);
+      setImmediate(() => res.end("done"));
+    });
     app.get("/throws", (req) => {
       req.session.set("beforeError", true);
       throw new Error("boom");
@@ -152,6 +159,21 @@ describe("express adapter specifics", () => {
     expect(names.sort()).toEqual(["sid", "theme"]);
     expect(response.headers.get("content-type")).toBe("text/plain");
     expect(response.headers.get("cache-control")).toBe("no-store");
+  });
+
+  it("lets a read-only response through at once, merging Vary into the app's writeHead headers", async () => {
+    const browser = new Browser(url);
+    await browser.fetch("/visit", { method: "POST" });
+    const response = await browser.fetch("/read-stream");
+    expect(await response.text()).toBe("visits=1;done");
+    expect(response.headers.getSetCookie()).toEqual([]);
+    expect(response.headers.get("vary")).toBe("Accept, Cookie");
+    expect(response.headers.get("cache-control")).toBe("max-age=60");
+    expect(response.headers.get("content-type")).toBe("text/plain");
+    // A first visit without a cookie takes the same path: nothing stored, no cookie.
+    const visitor = await new Browser(url).fetch("/read-stream");
+    expect(await visitor.text()).toBe("visits=null;done");
+    expect(visitor.headers.getSetCookie()).toEqual([]);
   });
 
   it("writes only what changed after save(cb)", async () => {

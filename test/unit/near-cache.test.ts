@@ -101,6 +101,37 @@ describe("near-cache", () => {
     expect(third.get("cart")).toEqual([{ sku: "A", qty: 99 }, { sku: "B" }]);
   });
 
+  it("finds a cached session unchanged without serializing it, and every real change in place", async () => {
+    const { a, spy } = pair();
+    const cookie = await signIn(a);
+    await a.commit(await a.load(requestWith(cookie)));
+    const read = async (edit: (s: Awaited<ReturnType<typeof a.load>>) => void) => {
+      const s = await a.load(requestWith(cookie));
+      edit(s);
+      spy.reset();
+      await a.commit(s);
+      return spy.writes();
+    };
+    // Objects handed out and read only, or a key deleted and put back: nothing to write.
+    expect(await read((s) => void JSON.stringify(s.get("cart")))).toEqual([]);
+    expect(
+      await read((s) => {
+        const cart = s.get("cart");
+        s.delete("cart");
+        s.set("cart", cart);
+      }),
+    ).toEqual([]);
+    // Every in-place change is one: nested number, new key, removed key, a Date where a string was.
+    expect(await read((s) => void ((s.get("cart") as Array<{ qty: number }>)[0]!.qty = 2))).toEqual(["update"]);
+    expect(await read((s) => void ((s.get("cart") as Array<Record<string, unknown>>)[0]!.note = "x"))).toEqual(["update"]);
+    expect(await read((s) => void delete (s.get("cart") as Array<Record<string, unknown>>)[0]!.note)).toEqual(["update"]);
+    expect(await read((s) => void ((s.get("cart") as unknown[]).length = 0))).toEqual(["update"]);
+    expect(await read((s) => void s.set("when", new Date(0)))).toEqual(["update"]);
+    // ...and a Date put back as its JSON string is the same stored bytes: no write.
+    expect(await read((s) => void s.set("when", new Date(0).toISOString()))).toEqual([]);
+    expect((await a.load(requestWith(cookie))).get("cart")).toEqual([]);
+  });
+
   it("still checks the secret: another secret for a cached id is refused (and costs a store read)", async () => {
     const { a, spy } = pair();
     const cookie = await signIn(a);
