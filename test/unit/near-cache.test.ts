@@ -122,10 +122,23 @@ describe("near-cache", () => {
       }),
     ).toEqual([]);
     // Every in-place change is one: nested number, new key, removed key, a Date where a string was.
-    expect(await read((s) => void ((s.get("cart") as Array<{ qty: number }>)[0]!.qty = 2))).toEqual(["update"]);
-    expect(await read((s) => void ((s.get("cart") as Array<Record<string, unknown>>)[0]!.note = "x"))).toEqual(["update"]);
-    expect(await read((s) => void delete (s.get("cart") as Array<Record<string, unknown>>)[0]!.note)).toEqual(["update"]);
-    expect(await read((s) => void ((s.get("cart") as unknown[]).length = 0))).toEqual(["update"]);
+    const line = (s: Awaited<ReturnType<typeof a.load>>) => (s.get("cart") as Array<Record<string, unknown>>)[0]!;
+    expect(
+      await read((s) => {
+        line(s).qty = 2;
+      }),
+    ).toEqual(["update"]);
+    expect(
+      await read((s) => {
+        line(s).note = "x";
+      }),
+    ).toEqual(["update"]);
+    expect(await read((s) => void delete line(s).note)).toEqual(["update"]);
+    expect(
+      await read((s) => {
+        (s.get("cart") as unknown[]).length = 0;
+      }),
+    ).toEqual(["update"]);
     expect(await read((s) => void s.set("when", new Date(0)))).toEqual(["update"]);
     // ...and a Date put back as its JSON string is the same stored bytes: no write.
     expect(await read((s) => void s.set("when", new Date(0).toISOString()))).toEqual([]);
