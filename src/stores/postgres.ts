@@ -170,10 +170,20 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     return ownPool;
   };
   const prepared = options.preparedStatements ?? true;
+  // Statement names, derived from the text (which names the table) so they never clash; hashed
+  // once per statement, not per query.
+  const statementNames = new Map<string, string>();
+  const statementName = (text: string) => {
+    let named = statementNames.get(text);
+    if (named === undefined) {
+      named = `sessionkit_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
+      statementNames.set(text, named);
+    }
+    return named;
+  };
   const query = async (text: string, values: unknown[] = [], hot = false) => {
     const config: PostgresQuery = { text, values };
-    // The name is derived from the text (which names the table), so it can never clash.
-    if (hot && prepared) config.name = `sessionkit_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`;
+    if (hot && prepared) config.name = statementName(text);
     if (queryTimeout !== undefined) config.query_timeout = queryTimeout;
     return (await pool()).query(config);
   };
