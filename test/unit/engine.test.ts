@@ -34,6 +34,18 @@ describe("lazy sessions and strict tokens", () => {
     expect(ctx.spy.calls).toEqual([]);
   });
 
+  it("loads from a Request, a Headers, or any get(name) reader alike", async () => {
+    const ctx = setup();
+    const { cookie, id } = await seeded(ctx, { a: 1 });
+    const plain: Record<string, string> = { cookie, "user-agent": "test" };
+    const reader = { get: (name: string) => plain[name] ?? null };
+    for (const source of [new Request("http://x/", { headers: plain }), new Headers(plain), reader]) {
+      const s = await ctx.sessions.load(source);
+      expect([s.isNew, s.id, s.get("a")]).toEqual([false, id, 1]);
+    }
+    expect((await ctx.sessions.load({ get: () => null })).isNew).toBe(true);
+  });
+
   it("a session that holds data is created with version 1 and a cookie", async () => {
     const ctx = setup();
     const s = await ctx.sessions.load(requestWith(null));
