@@ -9,8 +9,10 @@ export type { SqliteDatabase, SqliteStatement, SqliteStore, SqliteStoreOptions, 
  *
  * Opening the store creates or upgrades its schema (`migrate: false` leaves that to you: see
  * `schemaSql()`). A file the store opens itself is switched to WAL mode with a busy timeout;
- * every statement is prepared once and reused. Pruning deletes in small statements and stops
- * after a few milliseconds, so it never stalls the event loop for long (the engine calls again).
+ * every statement is prepared once and reused. Pruning deletes in small statements in a worker
+ * thread with its own connection to the file (WAL: the app's readers never wait for it), so it
+ * never blocks the event loop; a `:memory:` database, an app's database not in WAL mode, or a
+ * worker that cannot start prune on the main thread in slices of a few milliseconds instead.
  *
  * @example
  * ```ts

@@ -11,9 +11,11 @@ import {
   SessionConfigError,
   type SessionEvents,
   type SessionStore,
+  SessionStoreError,
   type StoredSession,
 } from "../../src/index.js";
 import { createSql, MIGRATIONS, type Migration } from "../../src/stores/sqlite/schema.js";
+import { sqlitePruneMode } from "../../src/stores/sqlite/store.js";
 import { sqliteSchemaSql, sqliteStore } from "../../src/stores/sqlite.js";
 import { newId, type RawEdit, record, runStoreConformance } from "../conformance/store.case.js";
 
@@ -449,8 +451,9 @@ describe("sqlite store: pruning", () => {
     vi.restoreAllMocks();
   });
 
-  async function backlog(n: number) {
-    const store = sqliteStore({ path: tempPath() });
+  // These check the main-thread fallback's time slicing (a mocked clock cannot reach a worker).
+  async function backlog(n: number, pruneInWorker = false) {
+    const store = sqliteStore({ path: tempPath(), pruneInWorker });
     for (let i = 0; i < n; i += 500) {
       await Promise.all(
         Array.from({ length: Math.min(500, n - i) }, (_, j) =>
@@ -499,29 +502,147 @@ describe("sqlite store: pruning", () => {
     await store.close();
   });
 
-  it("with a real clock, one call over a large backlog stays short and never passes the limit", async () => {
-    const { store } = await backlog(20_000);
-    let total = 0;
-    let longest = 0;
-    for (;;) {
-      const started = performance.now();
-      const n = await store.pruneExpired(T0 + 100_000, 50_000);
-      longest = Math.max(longest, performance.now() - started);
-      expect(n).toBeLessThanOrEqual(50_000);
-      total += n;
-      if (n === 0) break;
-    }
-    expect(total).toBe(20_000);
-    // 5 ms slices plus one statement of 200 rows; generous for a loaded CI machine.
-    expect(longest).toBeLessThan(100);
-    await store.close();
-  }, 60_000);
+  it.each([
+    ["on the main thread", false],
+    ["in the worker", true],
+  ])(
+    "with a real clock, one call over a large backlog stays short and never passes the limit (%s)",
+    async (_, inWorker) => {
+      const { store } = await backlog(20_000, inWorker);
+      let total = 0;
+      let longest = 0;
+      for (;;) {
+        const started = performance.now();
+        const n = await store.pruneExpired(T0 + 100_000, 50_000);
+        longest = Math.max(longest, performance.now() - started);
+        expect(n).toBeLessThanOrEqual(50_000);
+        total += n;
+        if (n === 0) break;
+      }
+      expect(total).toBe(20_000);
+      expect(await sqlitePruneMode(store)).toBe(inWorker ? "worker" : "main thread");
+      // Main thread: 5 ms slices plus one statement of 200 rows. Worker: a 100 ms budget per call
+      // (the event loop is free meanwhile). Generous for a loaded CI machine.
+      expect(longest).toBeLessThan(inWorker ? 1000 : 100);
+      await store.close();
+    },
+    60_000,
+  );
 
-  it("a small limit is still honoured exactly", async () => {
-    const { store } = await backlog(30);
+  it.each([
+    ["on the main thread", false],
+    ["in the worker", true],
+  ])("a small limit is still honoured exactly (%s)", async (_, inWorker) => {
+    const { store } = await backlog(30, inWorker);
     expect(await store.pruneExpired(T0 + 10_000, 7)).toBe(7);
     expect(await store.pruneExpired(T0 + 10_000, 0)).toBe(0);
     expect((await store.stats(T0 + 10_000, 1)).expired).toBe(23);
+    await store.close();
+  });
+});
+
+describe("sqlite store: pruning in a worker thread", () => {
+  async function expired(store: SessionStore, n: number) {
+    for (let i = 0; i < n; i += 500) {
+      await Promise.all(
+        Array.from({ length: Math.min(500, n - i) }, (_, j) =>
+          store.create(record({ expiresAt: T0 + i + j, data: new Uint8Array(8) })),
+        ),
+      );
+    }
+  }
+
+  it("a file store prunes in a worker: the event loop keeps turning while a call runs, live rows stay", async () => {
+    const store = sqliteStore({ path: tempPath() });
+    expect(await sqlitePruneMode(store)).toBe("undecided"); // nothing started before the first prune
+    await expired(store, 5000);
+    const live = record({ expiresAt: null });
+    await store.create(live);
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 1);
+    let total = 0;
+    let calls = 0;
+    try {
+      for (;;) {
+        const n = await store.pruneExpired(T0 + 100_000, 50_000);
+        total += n;
+        calls++;
+        if (n === 0) break;
+      }
+    } finally {
+      clearInterval(ticker);
+    }
+    expect(total).toBe(5000);
+    expect(await sqlitePruneMode(store)).toBe("worker");
+    expect(ticks).toBeGreaterThan(calls); // timers fired while the worker deleted
+    expect((await store.get(live.id, T0))?.id).toBe(live.id);
+    expect((await store.stats(T0 + 100_000, 1)).total).toBe(1);
+    await store.close();
+  });
+
+  it("close() lets a call in flight finish, ends the worker, and later calls fail as closed", async () => {
+    const store = sqliteStore({ path: tempPath() });
+    await expired(store, 3000);
+    expect(await store.pruneExpired(T0 + 100_000, 10)).toBe(10); // the worker is up
+    const inFlight = store.pruneExpired(T0 + 100_000, 1000);
+    await store.close();
+    expect(await inFlight).toBeGreaterThan(0);
+    await expect(store.pruneExpired(T0 + 100_000, 10)).rejects.toThrow(/closed/);
+    await store.close(); // idempotent
+  });
+
+  it("falls back to the main thread for :memory:, pruneInWorker: false, and an app database not in WAL mode", async () => {
+    const memory = sqliteStore({ path: ":memory:" });
+    const off = sqliteStore({ path: tempPath(), pruneInWorker: false });
+    const rollback = new Database(tempPath());
+    const appRollback = sqliteStore({ database: rollback }); // the store changes no pragma of an app's database
+    for (const store of [memory, off, appRollback]) {
+      await expired(store, 50);
+      expect(await store.pruneExpired(T0 + 100_000, 1000)).toBe(50);
+      expect(await sqlitePruneMode(store)).toBe("main thread");
+      await store.close();
+    }
+    expect(rollback.open).toBe(true);
+    rollback.close();
+  });
+
+  it("an app database in WAL mode is pruned in a worker, and close() leaves it open", async () => {
+    const db = new Database(tempPath());
+    db.pragma("journal_mode = WAL");
+    const store = sqliteStore({ database: db, table: "app_sessions" });
+    await expired(store, 200);
+    expect(await store.pruneExpired(T0 + 100_000, 1000)).toBe(200);
+    expect(await sqlitePruneMode(store)).toBe("worker");
+    await store.close();
+    expect(db.open).toBe(true);
+    expect(db.prepare("SELECT count(*) AS n FROM app_sessions").get()).toEqual({ n: 0 });
+    db.close();
+  });
+
+  it("a worker that cannot start (the file is locked exclusively) falls back to the main thread", async () => {
+    const db = new Database(tempPath());
+    db.pragma("journal_mode = WAL");
+    db.pragma("locking_mode = EXCLUSIVE"); // no other connection may read the file
+    const store = sqliteStore({ database: db, busyTimeout: 0 });
+    await expired(store, 100);
+    expect(await store.pruneExpired(T0 + 100_000, 1000)).toBe(100);
+    expect(await sqlitePruneMode(store)).toBe("main thread");
+    await store.close();
+    db.close();
+  });
+
+  it("a statement failing in the worker is a SessionStoreError naming the cause", async () => {
+    const path = tempPath();
+    const store = sqliteStore({ path });
+    await expired(store, 20);
+    expect(await store.pruneExpired(T0 + 100_000, 5)).toBe(5); // the worker is up, its statement prepared
+    const raw = new Database(path);
+    raw.exec("DROP TABLE sessions");
+    raw.close();
+    const error = await store.pruneExpired(T0 + 100_000, 5).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionStoreError);
+    expect((error as SessionStoreError).operation).toBe("pruneExpired");
+    expect((error as Error).message).toMatch(/no such table/);
     await store.close();
   });
 });

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { Duration, InvalidationChannel, InvalidationListener, SessionStore, Sessions } from "../../src/index.js";
 import { createSessions, SessionConfigError } from "../../src/index.js";
 import { memoryStore } from "../../src/stores/memory.js";
+import { sqlitePruneMode } from "../../src/stores/sqlite/store.js";
 import { sqliteStore } from "../../src/stores/sqlite.js";
 import { cookieOf, requestWith, SECRET, spyStore, T0 } from "../helpers/engine.js";
 
@@ -363,6 +364,36 @@ describe("near-cache on SQLite (PRAGMA data_version)", () => {
       await b.load(requestWith(cookie));
       expect(await a.revoke(id)).toBe(true);
       expect((await b.load(requestWith(cookie))).isNew).toBe(true);
+    } finally {
+      await a.close();
+      await b.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("rows pruned by the prune worker (its own connection) disappear from another store's cache at once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sessionkit-nc-"));
+    const path = join(dir, "s.sqlite");
+    const one = sqliteStore({ path });
+    const spy = spyStore(sqliteStore({ path }));
+    // b's clock stays put, so for b the cached session is still live: only the invalidation can
+    // tell it that the row is gone. a's clock is past the idle timeout, so a's prune deletes it.
+    const clockA = { now: T0 };
+    const a = createSessions({ store: one, secrets: [SECRET], clock: () => clockA.now });
+    const b = createSessions({ store: spy.store, secrets: [SECRET], clock: () => T0, cache: { ttl: "1h" as Duration } });
+    try {
+      const cookie = await signIn(a);
+      await b.load(requestWith(cookie));
+      spy.reset();
+      expect((await b.load(requestWith(cookie))).get("cart")).toEqual(CART);
+      expect(spy.calls).toEqual([]); // a hit
+
+      clockA.now = T0 + 8 * 86_400_000;
+      expect(await a.prune()).toBe(1);
+      expect(await sqlitePruneMode(one)).toBe("worker");
+      const after = await b.load(requestWith(cookie));
+      expect(after.isNew).toBe(true);
+      expect(spy.calls).toEqual(["get"]); // the cache was emptied by data_version; the store has no row
     } finally {
       await a.close();
       await b.close();

@@ -4,6 +4,7 @@ import { dirname, resolve } from "node:path";
 import { SessionConfigError } from "../../contract/errors.js";
 import type { MigrateResult, SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "../../contract/store.js";
 import { sqliteChannel } from "./channel.js";
+import { type PruneWorker, startPruneWorker } from "./prune-worker.js";
 import { blob, type Row, toSession } from "./row.js";
 import {
   columnsAt,
@@ -77,6 +78,14 @@ export interface SqliteStoreOptions {
    * @default true
    */
   migrate?: boolean;
+  /**
+   * Run pruning's DELETE statements in a worker thread with its own connection to the file,
+   * so they never block the event loop. Used for a database file in WAL mode (every file the
+   * store opens itself); a `:memory:` database, a file not in WAL mode, or a worker that cannot
+   * start prune on the main thread in short time slices instead. `false` always does.
+   * @default true
+   */
+  pruneInWorker?: boolean;
 }
 
 type DriverConstructor = new (path: string, options?: { timeout?: number; fileMustExist?: boolean }) => SqliteDatabase;
@@ -115,11 +124,25 @@ const PRUNE_CHECKPOINT_PAGES = 100;
  */
 const PRUNE_SLICE_MS = 5;
 
+/**
+ * A `require` from this module's own location. `__filename` exists in the CommonJS build
+ * (where import.meta is empty); the ESM build has import.meta.url. The bundler's own `require`
+ * shim cannot be used: it throws under ESM.
+ */
+const requireHere = () => createRequire(typeof __filename === "string" ? __filename : import.meta.url);
+
+/** Where better-sqlite3 resolves from here (what the prune worker loads), or null. */
+function driverPath(): string | null {
+  try {
+    return requireHere().resolve("better-sqlite3");
+  } catch {
+    return null;
+  }
+}
+
 /** Loads better-sqlite3 only when a store is created, so importing this module never needs it. */
 function loadDriver(): DriverConstructor {
-  // `__filename` exists in the CommonJS build (where import.meta is empty); the ESM build has
-  // import.meta.url. The bundler's own `require` shim cannot be used: it throws under ESM.
-  const load = createRequire(typeof __filename === "string" ? __filename : import.meta.url);
+  const load = requireHere();
   try {
     const mod = load("better-sqlite3") as DriverConstructor | { default: DriverConstructor };
     return "default" in mod ? mod.default : mod;
@@ -224,7 +247,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   if (options === null || typeof options !== "object") {
     throw new SessionConfigError(`${PREFIX} sqliteStore() takes { path } or { database }`);
   }
-  const { path, database, table = "sessions", busyTimeout = 5000, migrate: autoMigrate = true } = options;
+  const { path, database, table = "sessions", busyTimeout = 5000, migrate: autoMigrate = true, pruneInWorker = true } = options;
   if ((path === undefined) === (database === undefined)) {
     throw new SessionConfigError(
       `${PREFIX} give exactly one of path (a file, or ":memory:") and database (an open better-sqlite3 Database)`,
@@ -240,6 +263,9 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   }
   if (!Number.isInteger(busyTimeout) || busyTimeout < 0) {
     throw new SessionConfigError(`${PREFIX} busyTimeout must be a non-negative integer of milliseconds, got ${busyTimeout}`);
+  }
+  if (typeof pruneInWorker !== "boolean") {
+    throw new SessionConfigError(`${PREFIX} pruneInWorker must be true or false, got ${JSON.stringify(pruneInWorker)}`);
   }
   const latest = LATEST_VERSION;
   const owned = database === undefined;
@@ -359,6 +385,11 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
   /** Rows per prune statement now (see PRUNE_STEP_MAX); remembered across calls. */
   let pruneStep = PRUNE_STEP_MAX;
   let closed = false;
+  /**
+   * The prune worker: undefined until the first prune, a promise of it while it starts or runs,
+   * null where pruning stays on the main thread (decided once: see `pruneWorker()`).
+   */
+  let pruner: Promise<PruneWorker | null> | null | undefined = pruneInWorker ? undefined : null;
   /** The version of a table `migrate: false` found older than this release needs; null when fine. */
   let outdated: number | null = null;
 
@@ -434,6 +465,85 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
     return statements;
   }
 
+  /**
+   * The worker that runs prune statements off the main thread, started on the first prune;
+   * null when pruning stays here: the option is off, the database is in memory or not in WAL
+   * mode (then a writer on another connection would block this one's readers), better-sqlite3
+   * cannot be found from here, or the worker failed to start. A worker that ended (idle,
+   * crashed) is started again on the next prune; one that could not start is not retried.
+   */
+  function pruneWorker(): Promise<PruneWorker | null> {
+    if (pruner === null) return Promise.resolve(null);
+    if (pruner !== undefined) return pruner;
+    const target = workerTarget();
+    if (target === null) {
+      pruner = null;
+      return Promise.resolve(null);
+    }
+    let handle: Promise<PruneWorker | null>;
+    try {
+      handle = startPruneWorker({
+        ...target,
+        table,
+        busyTimeout,
+        onGone: () => {
+          if (pruner === handle) pruner = undefined;
+        },
+      }).catch(() => {
+        if (!closed) pruner = null;
+        return null;
+      });
+    } catch {
+      // new Worker() itself threw (no threads allowed, e.g. under a permission model).
+      pruner = null;
+      return Promise.resolve(null);
+    }
+    pruner = handle;
+    return handle;
+  }
+
+  /** The file and settings a worker connection needs, or null when a worker cannot work here. */
+  function workerTarget(): { driver: string; file: string; synchronous: number } | null {
+    if (db.memory || db.readonly) return null;
+    const main = (db.pragma("database_list") as Array<{ name: string; file: string }>).find((d) => d.name === "main");
+    if (!main?.file || !existsSync(main.file)) return null;
+    if (String(db.pragma("journal_mode", { simple: true })).toLowerCase() !== "wal") return null;
+    const driver = driverPath();
+    if (driver === null) return null;
+    return { driver, file: main.file, synchronous: Number(db.pragma("synchronous", { simple: true })) };
+  }
+
+  /**
+   * Pruning on the main thread (the fallback): small statements until `limit` rows or
+   * PRUNE_SLICE_MS. Each commits on its own, so other connections and processes get the write
+   * lock in between, and the event loop is never held longer than about one slice however many
+   * rows have expired.
+   */
+  function pruneHere(prune: SqliteStatement, now: number, limit: number): number {
+    const started = performance.now();
+    let deleted = 0;
+    // Scattered deletes fill the WAL fast, and the automatic checkpoint that then runs inside
+    // a commit copies it all back at once (tens of ms for the default 1000 pages): while
+    // pruning, checkpoint in small pieces instead, and restore the connection's setting after.
+    const checkpointPages = db.pragma("wal_autocheckpoint", { simple: true }) as number;
+    if (checkpointPages > PRUNE_CHECKPOINT_PAGES) db.pragma(`wal_autocheckpoint = ${PRUNE_CHECKPOINT_PAGES}`);
+    try {
+      while (deleted < limit) {
+        const step = Math.min(pruneStep, limit - deleted);
+        const before = performance.now();
+        const n = prune.run(now, step).changes;
+        const took = performance.now() - before;
+        if (took > PRUNE_SLICE_MS) pruneStep = Math.max(PRUNE_STEP_MIN, pruneStep >> 1);
+        else if (took < PRUNE_SLICE_MS / 4) pruneStep = Math.min(PRUNE_STEP_MAX, pruneStep + (pruneStep >> 2) + 1);
+        deleted += n;
+        if (n < step || performance.now() - started >= PRUNE_SLICE_MS) break;
+      }
+    } finally {
+      if (checkpointPages > PRUNE_CHECKPOINT_PAGES) db.pragma(`wal_autocheckpoint = ${checkpointPages}`);
+    }
+    return deleted;
+  }
+
   /** Every column but id, in the order of `ROW_COLUMNS`. */
   const params = (s: StoredSession) =>
     [
@@ -449,7 +559,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       s.meta,
     ] as const;
 
-  return {
+  const store: SqliteStore = {
     name: "sqlite",
     // The near-cache's channel (createSessions({ cache })): in-process, plus PRAGMA data_version for other connections.
     invalidation: sqliteChannel(db),
@@ -484,32 +594,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       return rows.map((r) => r.id);
     },
     async pruneExpired(now, limit) {
-      // Small statements until `limit` rows or PRUNE_SLICE_MS: each commits on its own, so
-      // other connections and processes get the write lock in between, and the event loop is
-      // never held longer than about one slice however many rows have expired.
       const { prune } = stmts();
-      const started = performance.now();
-      let deleted = 0;
-      // Scattered deletes fill the WAL fast, and the automatic checkpoint that then runs inside
-      // a commit copies it all back at once (tens of ms for the default 1000 pages): while
-      // pruning, checkpoint in small pieces instead, and restore the connection's setting after.
-      const checkpointPages = db.pragma("wal_autocheckpoint", { simple: true }) as number;
-      if (checkpointPages > PRUNE_CHECKPOINT_PAGES) db.pragma(`wal_autocheckpoint = ${PRUNE_CHECKPOINT_PAGES}`);
-      try {
-        while (deleted < limit) {
-          const step = Math.min(pruneStep, limit - deleted);
-          const before = performance.now();
-          const n = prune.run(now, step).changes;
-          const took = performance.now() - before;
-          if (took > PRUNE_SLICE_MS) pruneStep = Math.max(PRUNE_STEP_MIN, pruneStep >> 1);
-          else if (took < PRUNE_SLICE_MS / 4) pruneStep = Math.min(PRUNE_STEP_MAX, pruneStep + (pruneStep >> 2) + 1);
-          deleted += n;
-          if (n < step || performance.now() - started >= PRUNE_SLICE_MS) break;
-        }
-      } finally {
-        if (checkpointPages > PRUNE_CHECKPOINT_PAGES) db.pragma(`wal_autocheckpoint = ${checkpointPages}`);
-      }
-      return deleted;
+      if (limit <= 0) return 0;
+      const worker = await pruneWorker();
+      if (worker) return worker.prune(now, limit);
+      if (closed) throw new SessionConfigError(`${PREFIX} the store for ${where} is closed`);
+      return pruneHere(prune, now, limit);
     },
     async stats(now, topUsers): Promise<StoreStats> {
       const st = stmts();
@@ -521,6 +611,10 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       if (closed) return;
       closed = true;
       statements = null;
+      // The worker first: it finishes its batch and closes its own connection.
+      const worker = await pruner?.catch(() => null);
+      pruner = null;
+      await worker?.close();
       if (owned && db.open) db.close();
     },
     async migrate() {
@@ -531,6 +625,23 @@ export function createSqliteStore(options: SqliteStoreOptions): SqliteStore {
       return schemaScript(table);
     },
   };
+  pruneModes.set(store, async () => {
+    if (pruner === undefined) return "undecided";
+    return (await pruner) ? "worker" : "main thread";
+  });
+  return store;
+}
+
+const pruneModes = new WeakMap<SessionStore, () => Promise<"worker" | "main thread" | "undecided">>();
+
+/**
+ * Where a SQLite store's prune runs (internal, for tests): "worker" once a worker answers,
+ * "main thread" where it fell back, "undecided" before the first prune (or after an idle worker ended).
+ */
+export function sqlitePruneMode(store: SessionStore): Promise<"worker" | "main thread" | "undecided"> {
+  const mode = pruneModes.get(store);
+  if (!mode) throw new TypeError("not a SQLite store");
+  return mode();
 }
 
 /** The DDL of a fresh schema for `table` (what `store.schemaSql()` returns), without opening a database. */
