@@ -111,10 +111,13 @@ async function pruneAll(store: SessionStore, now: number, batchSize: number, onB
   let batches = 0;
   for (;;) {
     const n = await store.pruneExpired(now, batchSize);
+    // A store may return fewer than asked before the backlog is gone (SQLite's prune stops
+    // after a time budget): only 0 means done, as in the engine's prune loop. The closing
+    // empty call is not counted as a batch (but a prune of nothing is "1 batch").
+    if (n === 0) return { done, batches: Math.max(1, batches) };
     done += n;
     batches++;
     onBatch(done);
-    if (n < batchSize) return { done, batches };
   }
 }
 
