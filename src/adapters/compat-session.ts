@@ -50,12 +50,12 @@ export async function finalCommit(state: RequestSessionState): Promise<CommitHea
 }
 
 /**
- * The response's own commit done synchronously, when nothing is pending and the commit needs
- * no store operation (see `SessionsInternals.commitWithoutStore`); null otherwise.
+ * The response's own commit, settled synchronously when nothing is pending and the commit
+ * needs no store operation (see `SessionsInternals.commitNowOrLater`), else its promise.
  */
-export function finalCommitWithoutStore(state: RequestSessionState): CommitHeaders | null {
-  if (state.inflight !== null || state.deferredError !== undefined || state.pending !== null) return null;
-  return internalsOf(state.sessions).commitWithoutStore(state.session);
+export function finalCommitNowOrLater(state: RequestSessionState): CommitHeaders | Promise<CommitHeaders> {
+  if (state.inflight !== null || state.deferredError !== undefined || state.pending !== null) return finalCommit(state);
+  return internalsOf(state.sessions).commitNowOrLater(state.session);
 }
 
 /**

@@ -7,9 +7,9 @@ const METHODS: readonly Method[] = ["writeHead", "write", "end", "flushHeaders"]
 
 /**
  * Holds a Node response back until `beforeHeaders` resolves, then adds the headers it
- * returned and lets the response go out. When `headersNow` answers at once (a commit with
- * nothing to write, the usual read-only request) its headers are added and the response goes
- * out unheld: no queue, no replay.
+ * returned and lets the response go out. When it answers at once (a commit with nothing to
+ * write, the usual read-only request) its headers are added and the response goes out
+ * unheld: no queue, no replay.
  *
  * Commit is async but `writeHead` is sync, so the first `writeHead`/`write`/`end`/
  * `flushHeaders` starts the commit and every call is queued (writes report success, like
@@ -22,8 +22,7 @@ const METHODS: readonly Method[] = ["writeHead", "write", "end", "flushHeaders"]
  */
 export function deferHeaders(
   res: ServerResponse,
-  headersNow: () => CommitHeaders | null,
-  beforeHeaders: () => Promise<CommitHeaders>,
+  beforeHeaders: () => CommitHeaders | Promise<CommitHeaders>,
   onError: (error: unknown) => void,
 ): void {
   const original = {
@@ -53,10 +52,10 @@ export function deferHeaders(
     return call(method, callArgs);
   }
 
-  async function flush() {
+  async function flush(pending: Promise<CommitHeaders>) {
     let headers: CommitHeaders;
     try {
-      headers = await beforeHeaders();
+      headers = await pending;
     } catch (error) {
       mode = "pass";
       queue.length = 0;
@@ -83,10 +82,15 @@ export function deferHeaders(
     const wrapper = (...args: unknown[]) => {
       if (mode === "pass") return call(method, args);
       if (mode === "idle") {
-        const now = headersNow();
-        if (now !== null) return passNow(method, args, now);
+        let next: CommitHeaders | Promise<CommitHeaders>;
+        try {
+          next = beforeHeaders();
+        } catch (error) {
+          next = Promise.reject(error);
+        }
+        if (!(next instanceof Promise)) return passNow(method, args, next);
         mode = "queue";
-        void flush();
+        void flush(next);
       }
       queue.push([method, args]);
       return method === "write" ? true : method === "flushHeaders" ? undefined : res;

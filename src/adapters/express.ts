@@ -4,7 +4,7 @@ import { Session } from "../core/session.js";
 import type { Sessions } from "../core/sessions.js";
 import { type CsrfOptions, isUnsafeMethod, resolveCsrfOptions, SessionCsrfError, submittedCsrfToken } from "../http/csrf.js";
 import type { CompatCookie } from "./compat-cookie.js";
-import { finalCommit, finalCommitWithoutStore, type RequestSessionState } from "./compat-session.js";
+import { finalCommitNowOrLater, type RequestSessionState } from "./compat-session.js";
 import type { SessionFactName, WritableFacts } from "./compat-view.js";
 import { deferHeaders } from "./defer-headers.js";
 import { createSessionView } from "./express-view.js";
@@ -154,12 +154,7 @@ export function sessionMiddleware<Data extends object>(
       request.session = createSessionView(state);
       // express-session's req.sessionID (logging and rate-limit middleware read it): the public id.
       Object.defineProperty(req, "sessionID", { configurable: true, enumerable: true, get: () => state.session.id });
-      deferHeaders(
-        res,
-        () => finalCommitWithoutStore(state),
-        () => finalCommit(state),
-        next,
-      );
+      deferHeaders(res, () => finalCommitNowOrLater(state), next);
       next();
     }, next);
   };

@@ -5,7 +5,7 @@ import type { Sessions } from "../core/sessions.js";
 import { type CsrfOptions, isUnsafeMethod, resolveCsrfOptions, SessionCsrfError, submittedCsrfToken } from "../http/csrf.js";
 import type { CommitHeaders } from "../http/response-headers.js";
 import type { CompatCookie } from "./compat-cookie.js";
-import { finalCommit, finalCommitWithoutStore, type RequestSessionState } from "./compat-session.js";
+import { finalCommitNowOrLater, type RequestSessionState } from "./compat-session.js";
 import type { SessionFactName, WritableFacts } from "./compat-view.js";
 import { createFastifySessionView } from "./fastify-view.js";
 import { applyNodeHeaders, nodeHeaderReader } from "./node-headers.js";
@@ -133,13 +133,13 @@ const sessionPluginAsync: FastifyPluginAsync<FastifySessionOptions> = async (fas
     if (started === undefined) {
       const state = marked[STATE];
       if (!state) return payload;
-      const now = finalCommitWithoutStore(state);
-      if (now !== null) {
-        marked[COMMIT] = Promise.resolve(now);
-        applyNodeHeaders(replyTarget(reply), now);
+      const next = finalCommitNowOrLater(state);
+      if (!(next instanceof Promise)) {
+        marked[COMMIT] = Promise.resolve(next);
+        applyNodeHeaders(replyTarget(reply), next);
         return payload;
       }
-      const commit = finalCommit(state);
+      const commit = next;
       marked[COMMIT] = commit;
       commit.catch(() => undefined); // handled below; later passes only look at it
       applyNodeHeaders(replyTarget(reply), await commit);

@@ -1,4 +1,5 @@
 import { INTERNAL, type SessionsInternals } from "../core/internal.js";
+import type { Session } from "../core/session.js";
 import type { Sessions } from "../core/sessions.js";
 import { fromWebHeaders } from "../http/response-headers.js";
 
@@ -14,10 +15,8 @@ export function internalsOf(sessions: Sessions<Record<string, unknown>>): Sessio
   if (own !== undefined) return own;
   let fallback = fallbacks.get(sessions);
   if (fallback === undefined) {
-    fallback = {
-      commit: async (session) => fromWebHeaders(await sessions.commit(session), sessions.config.transports),
-      commitWithoutStore: () => null,
-    };
+    const commit = async (session: Session) => fromWebHeaders(await sessions.commit(session), sessions.config.transports);
+    fallback = { commit, commitNowOrLater: commit };
     fallbacks.set(sessions, fallback);
   }
   return fallback;

@@ -52,8 +52,7 @@ export function sessionMiddleware<Data extends object>(
   options: KoaSessionOptions = {},
 ): Middleware<DefaultState, SessionContext<Data>> {
   const internals = internalsOf(sessions as unknown as Sessions<Record<string, unknown>>);
-  const commit = (session: Session<Data>) =>
-    internals.commitWithoutStore(session as unknown as Session) ?? internals.commit(session as unknown as Session);
+  const commit = (session: Session<Data>) => internals.commitNowOrLater(session as unknown as Session);
   return async function sessionkitKoa(ctx, next) {
     const transport = typeof options.transport === "function" ? options.transport(ctx) : options.transport;
     const session = await sessions.load(nodeHeaderReader(ctx.req.headers), { ip: ctx.ip, transport });

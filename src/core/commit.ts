@@ -395,38 +395,37 @@ export function createCommitter(engine: Engine) {
     return st;
   }
 
-  /**
-   * Writes what changed (nothing, a touch, a compare-and-set update, a delete) and returns
-   * the headers to add to the response.
-   */
-  async function commit(session: Session): Promise<CommitHeaders> {
-    const st = stateOf(session);
+  async function running<T>(st: SessionState, run: () => Promise<T>): Promise<T> {
     st.committing = true;
     try {
-      if (st.base === null) return st.destroyed ? await commitDestroyed(st) : await commitNew(st);
-      const pre = unchangedOutsideLane(st);
-      if (pre.none) return plainHeaders(vary);
-      return await inLane(st.id as string, (lane) =>
-        st.destroyed ? commitDestroyed(st) : commitStored(st, lane, pre.dataBytes),
-      );
+      return await run();
     } finally {
       st.committing = false;
     }
   }
 
   /**
-   * The commit's headers when it needs no store operation at all (an unchanged session, a
-   * new one holding nothing), decided synchronously; null when the commit has work to do
-   * (call `commit`). Lets adapters add the headers before the response goes out without
-   * holding it back.
+   * Writes what changed (nothing, a touch, a compare-and-set update, a delete) and returns
+   * the headers to add to the response: synchronously when the commit needs no store
+   * operation at all (an unchanged session, a new one holding nothing), so adapters can add
+   * them before the response goes out without holding it back; else a promise.
    */
-  function commitWithoutStore(session: Session): CommitHeaders | null {
+  function commitNowOrLater(session: Session): CommitHeaders | Promise<CommitHeaders> {
     const st = stateOf(session);
-    if (st.destroyed) return null;
-    if (st.base === null) return newSessionPlan(st).effect === "none" ? plainHeaders(vary) : null;
+    if (st.base === null) {
+      if (!st.destroyed && newSessionPlan(st).effect === "none") return plainHeaders(vary);
+      return running(st, () => (st.destroyed ? commitDestroyed(st) : commitNew(st)));
+    }
     const pre = unchangedOutsideLane(st);
-    return pre.none ? plainHeaders(vary) : null;
+    if (pre.none) return plainHeaders(vary);
+    // The bytes serialized to find out go on to the write: the data is serialized once.
+    return running(st, () =>
+      inLane(st.id as string, (lane) => (st.destroyed ? commitDestroyed(st) : commitStored(st, lane, pre.dataBytes))),
+    );
   }
 
-  return { commit, commitWithoutStore };
+  /** `commitNowOrLater` as a promise (a misuse or a data size error rejects rather than throws). */
+  const commit = async (session: Session): Promise<CommitHeaders> => commitNowOrLater(session);
+
+  return { commit, commitNowOrLater };
 }

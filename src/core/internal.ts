@@ -12,9 +12,9 @@ export interface SessionsInternals {
   /** `sessions.commit()`, returning the plain header fields. */
   commit(session: Session): Promise<CommitHeaders>;
   /**
-   * The commit, done synchronously, when it needs no store operation (an unchanged session, a
-   * new one holding nothing); null when `commit` must run. Null too while an instrumentation
+   * The commit, settled synchronously when it needs no store operation (an unchanged session,
+   * a new one holding nothing), else its promise. Always a promise while an instrumentation
    * traces commits, so every commit still gets its span.
    */
-  commitWithoutStore(session: Session): CommitHeaders | null;
+  commitNowOrLater(session: Session): CommitHeaders | Promise<CommitHeaders>;
 }

@@ -75,12 +75,12 @@ export function createSessions<Data extends SessionData = Record<string, unknown
   const traceCommits = config.instrumentation?.around !== undefined;
   const internals: SessionsInternals = {
     commit,
-    commitWithoutStore(session) {
-      if (traceCommits) return null;
+    commitNowOrLater(session) {
+      if (traceCommits) return commit(session);
       try {
-        return committer.commitWithoutStore(session);
-      } catch {
-        return null; // commit() reports it (a data size error, a misuse) the way it always does
+        return committer.commitNowOrLater(session);
+      } catch (error) {
+        return Promise.reject(error); // a misuse or a data size error, reported as commit() reports it
       }
     },
   };
