@@ -274,8 +274,12 @@ export function createCommitter(engine: Engine) {
       const secretHash = st.rotated !== null ? hashSecret(st.secret as string) : base.secretHash;
       const expiry = expiresAt(config.policy, base.createdAt, now, st.lifetime);
       const binding = { id, secretHash, userId: st.userId, createdAt: base.createdAt };
+      // Fields spelled out: object spread goes through a slow generic path, on every write.
       const row: StoredSession = {
-        ...binding,
+        id,
+        secretHash,
+        userId: binding.userId,
+        createdAt: binding.createdAt,
         data: codec.sealData(binding, { authenticatedAt: st.authenticatedAt, lifetime: st.lifetime }, dataBytes),
         version: base.version + 1,
         lastActiveAt: now,
@@ -340,7 +344,10 @@ export function createCommitter(engine: Engine) {
     const binding = { id, secretHash, userId: st.userId, createdAt: now };
     const expiry = expiresAt(config.policy, now, now, st.lifetime);
     const row: StoredSession = {
-      ...binding,
+      id,
+      secretHash,
+      userId: binding.userId,
+      createdAt: now,
       data: codec.sealData(binding, { authenticatedAt: st.authenticatedAt, lifetime: st.lifetime }, dataBytes),
       version: 1,
       lastActiveAt: now,
