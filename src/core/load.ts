@@ -1,6 +1,9 @@
 import type { StoredSession } from "../contract/store.js";
 import { digestsEqual, hashSecret } from "../crypto/token.js";
-import { readTransport, type Transport } from "../http/transport.js";
+import { type HeaderReader, readTransport, type Transport } from "../http/transport.js";
+
+export type { HeaderReader } from "../http/transport.js";
+
 import type { Engine } from "./engine.js";
 import { expiresAt, isExpired } from "./expiry.js";
 import type { NearCache } from "./near-cache.js";
@@ -15,15 +18,6 @@ export interface LoadOptions {
    * By default the first transport that the request uses, else the first configured.
    */
   transport?: string;
-}
-
-/**
- * Where a request's headers are read from: a Web `Headers`, or any object whose `get(name)`
- * answers like it for lower-case names (adapters pass a view over Node's `req.headers`, so
- * no `Headers` object is built per request).
- */
-export interface HeaderReader {
-  get(name: string): string | null;
 }
 
 /** What `load()` reads a request from: a Web `Request`, `Headers`, or a {@link HeaderReader}. */

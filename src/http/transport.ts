@@ -36,10 +36,19 @@ export function resolveTransports(option: TransportOption | TransportOption[] | 
 }
 
 /**
+ * Where a request's headers are read from: a Web `Headers`, or any object whose `get(name)`
+ * answers like it for lower-case names (adapters pass a view over Node's `req.headers`, so
+ * no `Headers` object is built per request).
+ */
+export interface HeaderReader {
+  get(name: string): string | null;
+}
+
+/**
  * The raw value the transport carries in this request, `undefined` when absent.
  * Never throws, whatever the header holds.
  */
-export function readTransport(transport: Transport, headers: { get(name: string): string | null }): string | undefined {
+export function readTransport(transport: Transport, headers: HeaderReader): string | undefined {
   if (transport.kind === "cookie") {
     const raw = headers.get("cookie");
     if (!raw || raw.length > MAX_INPUT * 2) return undefined;

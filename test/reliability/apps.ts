@@ -210,3 +210,25 @@ export async function startApp(
   const server = createServer(app.callback());
   return done(await listenNode(server), () => closeNode(server));
 }
+
+/**
+ * One request of a load-test user: a write of `n = value` (POST /set) or a read (GET /get)
+ * with the user's cookie. A transport failure (reset, refused, timeout) is returned, not thrown.
+ */
+export async function userRequest(
+  url: string,
+  cookie: string,
+  write: boolean,
+  value: number,
+): Promise<{ status: number; body: Record<string, unknown> } | { transportError: string }> {
+  try {
+    const res = await fetch(write ? `${url}/set?key=n&value=${value}` : `${url}/get`, {
+      method: write ? "POST" : "GET",
+      headers: { cookie },
+      signal: AbortSignal.timeout(15_000),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  } catch (error) {
+    return { transportError: (error as Error).message };
+  }
+}

@@ -21,7 +21,7 @@ import { createSessions } from "../../src/index.js";
 import { freePorts, type RedisServer, redisBinariesMissing, redisServer } from "../helpers/redis-server.js";
 import { describeWithService } from "../helpers/services.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
-import { type AdapterKind, startApp } from "./apps.js";
+import { type AdapterKind, startApp, userRequest } from "./apps.js";
 import { recordFigure, scale } from "./figures.js";
 import { freshStore, openStore, type StoreKind } from "./stores.js";
 
@@ -83,21 +83,13 @@ async function runOutage(kind: StoreKind, adapter: AdapterKind, url: string, out
       const write = Math.random() < 0.5;
       const value = user.next++;
       const at = Date.now();
-      let status = 0;
-      let body: Record<string, unknown> = {};
-      try {
-        const res = await fetch(write ? `${app.url}/set?key=n&value=${value}` : `${app.url}/get`, {
-          method: write ? "POST" : "GET",
-          headers: { cookie: user.cookie },
-          signal: AbortSignal.timeout(15_000),
-        });
-        status = res.status;
-        body = (await res.json()) as Record<string, unknown>;
-        // The cookie never changes here (no login); a Set-Cookie is a touch of the same token.
-      } catch (error) {
-        results.push({ at, status: 0, ok: false, problem: `transport: ${(error as Error).message}` });
+      // The cookie never changes here (no login); a Set-Cookie is a touch of the same token.
+      const answer = await userRequest(app.url, user.cookie, write, value);
+      if ("transportError" in answer) {
+        results.push({ at, status: 0, ok: false, problem: `transport: ${answer.transportError}` });
         continue;
       }
+      const { status, body } = answer;
       if (status === 200) {
         if (write) {
           user.committed = value;

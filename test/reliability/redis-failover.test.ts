@@ -33,7 +33,7 @@ import { createSessions, type SessionStore } from "../../src/index.js";
 import { redisStore } from "../../src/stores/redis.js";
 import { redisCli, redisInfo, type SentinelGroup, startSentinelGroup } from "../helpers/redis-sentinel.js";
 import { redisBinariesMissing } from "../helpers/redis-server.js";
-import { type AdapterKind, startApp } from "./apps.js";
+import { type AdapterKind, startApp, userRequest } from "./apps.js";
 import { recordFigure, scale } from "./figures.js";
 
 const USERS = scale(10, 40);
@@ -211,20 +211,12 @@ async function runFailover(label: string, adapter: AdapterKind, group: SentinelG
       const write = Math.random() < 0.5;
       const value = nextValue++;
       const at = Date.now();
-      let status = 0;
-      let body: Record<string, unknown> = {};
-      try {
-        const res = await fetch(write ? `${app.url}/set?key=n&value=${value}` : `${app.url}/get`, {
-          method: write ? "POST" : "GET",
-          headers: { cookie: s.cookie },
-          signal: AbortSignal.timeout(15_000),
-        });
-        status = res.status;
-        body = (await res.json()) as Record<string, unknown>;
-      } catch (error) {
-        results.push({ at, ok: false, write, problem: `transport: ${(error as Error).message}` });
+      const answer = await userRequest(app.url, s.cookie, write, value);
+      if ("transportError" in answer) {
+        results.push({ at, ok: false, write, problem: `transport: ${answer.transportError}` });
         continue;
       }
+      const { status, body } = answer;
       if (status === 200 && write) {
         if (body.id !== s.id) {
           // The session was gone: the engine started a fresh one and set this value in it.
