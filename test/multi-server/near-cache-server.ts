@@ -10,6 +10,7 @@
 import http from "node:http";
 import { Redis } from "ioredis";
 import pg from "pg";
+import type { InvalidationChannel } from "../../src/contract/store.js";
 import { createSessions, type SessionStore } from "../../src/index.js";
 import { listenClientOf, postgresChannel } from "../../src/stores/postgres/channel.js";
 import { postgresSql } from "../../src/stores/postgres/sql.js";
@@ -26,6 +27,26 @@ const env = (name: string) => {
 const kind = env("SK_STORE");
 const name = env("SK_NAME");
 let store: SessionStore;
+let up = false;
+
+/**
+ * The channel, with the cache's own subscription observed: `up` is the state the cache was
+ * told (a second subscription would have its own connection, up or down at other moments).
+ */
+function observed(channel: InvalidationChannel): InvalidationChannel {
+  return {
+    ...channel,
+    subscribe: (listener) =>
+      channel.subscribe({
+        invalidate: (ids) => listener.invalidate(ids),
+        invalidateAll: () => listener.invalidateAll(),
+        state: (state) => {
+          up = state;
+          listener.state(state);
+        },
+      }),
+  };
+}
 const closers: Array<() => Promise<unknown>> = [];
 if (kind === "redis") {
   const client = new Redis(env("SK_URL"), { maxRetriesPerRequest: 1 });
@@ -36,7 +57,7 @@ if (kind === "redis") {
     prefix: name,
     subscriber: () => new Redis(env("SK_CHANNEL_URL"), { retryStrategy: () => 50, maxRetriesPerRequest: 1 }),
   });
-  store = Object.create(base, { invalidation: { value: channel } }) as SessionStore;
+  store = Object.create(base, { invalidation: { value: observed(channel) } }) as SessionStore;
 } else {
   const pool = new pg.Pool({ connectionString: env("SK_URL"), max: 4 });
   pool.on("error", () => {});
@@ -50,7 +71,7 @@ if (kind === "redis") {
     },
     listenClient: async () => listenClientOf(channelPool),
   });
-  store = Object.create(base, { invalidation: { value: channel } }) as SessionStore;
+  store = Object.create(base, { invalidation: { value: observed(channel) } }) as SessionStore;
 }
 
 const sessions = createSessions<Record<string, unknown>>({
@@ -66,15 +87,6 @@ const toHeaders = (req: http.IncomingMessage) => {
   return headers;
 };
 
-let up = false;
-// The cache reports its state through the channel's listener; observe it the same way.
-store.invalidation?.subscribe({
-  invalidate: () => {},
-  invalidateAll: () => {},
-  state: (state) => {
-    up = state;
-  },
-});
 let loads = 0;
 let fromStore = 0;
 const get = store.get.bind(store);

@@ -3,6 +3,8 @@ import type { RedisClient } from "./client.js";
 
 /** Ids per PUBLISH: 33 bytes each, so a message stays far below any proxy's limits. */
 const IDS_PER_MESSAGE = 1000;
+/** Longest a publish waits for its own echo before it resolves anyway (Redis took the message). */
+const ECHO_WAIT_MS = 500;
 
 export interface RedisChannelOptions {
   /** The store's client: publishes (PUBLISH works the same on a Cluster). */
@@ -29,11 +31,51 @@ type Subscriber = RedisClient & {
  * resolves with Redis's reply, which comes after Redis wrote the message to every subscribed
  * connection. Each cache subscribes on its own connection and reports itself down as soon as
  * that connection closes or starts reconnecting, and up again once SUBSCRIBE is confirmed.
+ *
+ * Redis's reply to PUBLISH may reach the publisher before the message reaches the subscribers
+ * (seen after a failover: 3 ms later). So while this process has a subscription up, a publish
+ * resolves only once that subscription received the message: Redis writes a message to all
+ * subscribers together, so by then the other processes' connections have it too, and the
+ * client's very next request anywhere finds its cache entry gone.
  */
 export function redisChannel(options: RedisChannelOptions): InvalidationChannel {
   const { client } = options;
   const name = `${options.prefix}:invalidate`;
   const makeSubscriber = options.subscriber ?? (() => client.duplicate() as RedisClient);
+  /** Subscriptions of this process that are up: a publish waits for its echo only if one is. */
+  let subscriptionsUp = 0;
+  /** Messages published by this process and not yet received back, with who waits for them. */
+  const awaitingEcho = new Map<string, Array<() => void>>();
+  const echoed = (message: string) => {
+    const waiters = awaitingEcho.get(message);
+    if (waiters === undefined) return;
+    awaitingEcho.delete(message);
+    for (const wake of waiters) wake();
+  };
+  const publishAndAwaitEcho = async (message: string) => {
+    if (subscriptionsUp === 0) {
+      await client.publish(name, message);
+      return;
+    }
+    let wake = () => {};
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arrived = new Promise<void>((resolve) => {
+      wake = resolve;
+      timer = setTimeout(resolve, ECHO_WAIT_MS);
+    });
+    const waiters = awaitingEcho.get(message) ?? [];
+    waiters.push(wake);
+    awaitingEcho.set(message, waiters);
+    try {
+      await client.publish(name, message);
+      await arrived;
+    } finally {
+      clearTimeout(timer);
+      const left = awaitingEcho.get(message)?.filter((w) => w !== wake);
+      if (left?.length) awaitingEcho.set(message, left);
+      else awaitingEcho.delete(message);
+    }
+  };
   return {
     subscribe(listener: InvalidationListener) {
       const sub = makeSubscriber() as Subscriber;
@@ -42,6 +84,7 @@ export function redisChannel(options: RedisChannelOptions): InvalidationChannel 
       const down = () => {
         if (up) {
           up = false;
+          subscriptionsUp--;
           listener.state(false);
         }
       };
@@ -50,6 +93,7 @@ export function redisChannel(options: RedisChannelOptions): InvalidationChannel 
           await sub.subscribe(name);
           if (closed || up) return;
           up = true;
+          subscriptionsUp++;
           listener.state(true);
         } catch {
           down();
@@ -59,6 +103,7 @@ export function redisChannel(options: RedisChannelOptions): InvalidationChannel 
         if (channel !== name || typeof message !== "string") return;
         if (message === "*") listener.invalidateAll();
         else listener.invalidate(message.split(","));
+        echoed(message);
       });
       for (const event of ["close", "end", "reconnecting"]) sub.on(event, down);
       // A failing connection reports "error" before it closes; the close marks it down.
@@ -74,11 +119,11 @@ export function redisChannel(options: RedisChannelOptions): InvalidationChannel 
     },
     async publish(ids) {
       if (ids === "all") {
-        await client.publish(name, "*");
+        await publishAndAwaitEcho("*");
         return;
       }
       for (let i = 0; i < ids.length; i += IDS_PER_MESSAGE) {
-        await client.publish(name, ids.slice(i, i + IDS_PER_MESSAGE).join(","));
+        await publishAndAwaitEcho(ids.slice(i, i + IDS_PER_MESSAGE).join(","));
       }
     },
   };
