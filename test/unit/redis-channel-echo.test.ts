@@ -52,13 +52,14 @@ it("a publish resolves only after this process's subscription received the messa
   await unsubscribe();
 });
 
-it("a message that never comes back delays a publish at most half a second", async () => {
+it("a message that never comes back: the publish resolves after the half-second wait", async () => {
   const { channel, isUp, unsubscribe } = setup(null);
   await new Promise((resolve) => setImmediate(resolve));
   expect(isUp()).toBe(true);
   const started = Date.now();
   await channel.publish(["b".repeat(32)]);
   expect(Date.now() - started).toBeGreaterThanOrEqual(450);
+  expect(Date.now() - started).toBeLessThan(5000);
   await unsubscribe();
 });
 

@@ -27,13 +27,12 @@ type Subscriber = RedisClient & {
 };
 
 /**
- * The Redis store's invalidation channel: Redis pub/sub on `<prefix>:invalidate`. A publish
- * resolves with Redis's reply, which comes after Redis wrote the message to every subscribed
- * connection. Each cache subscribes on its own connection and reports itself down as soon as
- * that connection closes or starts reconnecting, and up again once SUBSCRIBE is confirmed.
+ * The Redis store's invalidation channel: Redis pub/sub on `<prefix>:invalidate`. Each cache
+ * subscribes on its own connection and reports itself down as soon as that connection closes
+ * or starts reconnecting, and up again once SUBSCRIBE is confirmed.
  *
  * Redis's reply to PUBLISH may reach the publisher before the message reaches the subscribers
- * (seen after a failover: 3 ms later). So while this process has a subscription up, a publish
+ * (seen after a failover: 3 ms earlier). So while this process has a subscription up, a publish
  * resolves only once that subscription received the message: Redis writes a message to all
  * subscribers together, so by then the other processes' connections have it too, and the
  * client's very next request anywhere finds its cache entry gone.
@@ -45,12 +44,9 @@ export function redisChannel(options: RedisChannelOptions): InvalidationChannel 
   /** Subscriptions of this process that are up: a publish waits for its echo only if one is. */
   let subscriptionsUp = 0;
   /** Messages published by this process and not yet received back, with who waits for them. */
-  const awaitingEcho = new Map<string, Array<() => void>>();
+  const awaitingEcho = new Map<string, Set<() => void>>();
   const echoed = (message: string) => {
-    const waiters = awaitingEcho.get(message);
-    if (waiters === undefined) return;
-    awaitingEcho.delete(message);
-    for (const wake of waiters) wake();
+    for (const wake of awaitingEcho.get(message) ?? []) wake();
   };
   const publishAndAwaitEcho = async (message: string) => {
     if (subscriptionsUp === 0) {
@@ -63,17 +59,17 @@ export function redisChannel(options: RedisChannelOptions): InvalidationChannel 
       wake = resolve;
       timer = setTimeout(resolve, ECHO_WAIT_MS);
     });
-    const waiters = awaitingEcho.get(message) ?? [];
-    waiters.push(wake);
+    // Registered before the PUBLISH: the message may come back before its reply.
+    const waiters = awaitingEcho.get(message) ?? new Set();
+    waiters.add(wake);
     awaitingEcho.set(message, waiters);
     try {
       await client.publish(name, message);
       await arrived;
     } finally {
       clearTimeout(timer);
-      const left = awaitingEcho.get(message)?.filter((w) => w !== wake);
-      if (left?.length) awaitingEcho.set(message, left);
-      else awaitingEcho.delete(message);
+      waiters.delete(wake);
+      if (waiters.size === 0) awaitingEcho.delete(message);
     }
   };
   return {
