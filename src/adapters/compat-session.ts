@@ -1,5 +1,5 @@
 import { SessionStateError } from "../contract/errors.js";
-import type { HeaderReader } from "../core/load.js";
+import type { HeaderReader, LoadOptions } from "../core/load.js";
 import type { Session } from "../core/session.js";
 import type { Sessions } from "../core/sessions.js";
 import { type CommitHeaders, mergeCommitHeaders } from "../http/response-headers.js";
@@ -17,7 +17,8 @@ export interface RequestSessionState {
   pending: CommitHeaders | null;
   /** The request headers the session was loaded from, for `reload`. */
   headers: HeaderReader;
-  ip: string | null;
+  /** The client IP, or how to read it when needed (see LoadOptions.ip). */
+  ip: LoadOptions["ip"];
   transport: string | undefined;
   /** An error from an operation nobody awaited or called back for, raised by the final commit. */
   deferredError: unknown;

@@ -3,7 +3,6 @@ import type { CommitHeaders } from "../http/response-headers.js";
 import { applyNodeHeaders, type HeaderTarget } from "./node-headers.js";
 
 type Method = "writeHead" | "write" | "end" | "flushHeaders";
-const METHODS: readonly Method[] = ["writeHead", "write", "end", "flushHeaders"];
 
 /**
  * Holds a Node response back until `beforeHeaders` resolves, then adds the headers it
@@ -78,8 +77,9 @@ export function deferHeaders(
     }
   }
 
-  for (const method of METHODS) {
-    const wrapper = (...args: unknown[]) => {
+  const wrap =
+    (method: Method) =>
+    (...args: unknown[]) => {
       if (mode === "pass") return call(method, args);
       if (mode === "idle") {
         let next: CommitHeaders | Promise<CommitHeaders>;
@@ -95,8 +95,13 @@ export function deferHeaders(
       queue.push([method, args]);
       return method === "write" ? true : method === "flushHeaders" ? undefined : res;
     };
-    (res as unknown as Record<Method, unknown>)[method] = wrapper;
-  }
+  // Named stores, not res[method] in a loop: a computed-key store on a response object is a
+  // slow generic path, and this runs on every request.
+  const target = res as unknown as Record<Method, unknown>;
+  target.writeHead = wrap("writeHead");
+  target.write = wrap("write");
+  target.end = wrap("end");
+  target.flushHeaders = wrap("flushHeaders");
 }
 
 /**

@@ -170,7 +170,8 @@ export function sessionMiddleware<Data extends object>(
       );
     }
     const headers = nodeHeaderReader(req.headers);
-    const ip = options.ip ? (options.ip(req) ?? null) : (request.ip ?? req.socket.remoteAddress ?? null);
+    // Read only for a new session: Express's req.ip parses X-Forwarded-For per "trust proxy".
+    const ip = () => (options.ip ? options.ip(req) : (request.ip ?? req.socket.remoteAddress));
     const transport = typeof options.transport === "function" ? options.transport(req) : options.transport;
     engine.load(headers, { ip, transport }).then((session) => {
       const state: RequestSessionState = {

@@ -109,13 +109,14 @@ const sessionPluginAsync: FastifyPluginAsync<FastifySessionOptions> = async (fas
     const transport = typeof options.transport === "function" ? options.transport(request) : options.transport;
     const headers = nodeHeaderReader(request.headers);
     // A store failure rejects here and Fastify answers with its error handling (a 5xx).
-    const session = await sessions.load(headers, { ip: request.ip, transport });
+    const ip = () => request.ip; // read only for a new session (a getter that may parse proxy headers)
+    const session = await sessions.load(headers, { ip, transport });
     const state: RequestSessionState = {
       sessions: sessions as unknown as Sessions<Record<string, unknown>>,
       session: session as unknown as Session<Record<string, unknown>>,
       pending: null,
       headers,
-      ip: request.ip,
+      ip,
       transport,
       deferredError: undefined,
       inflight: null,

@@ -55,7 +55,7 @@ export function sessionMiddleware<Data extends object>(
   const commit = (session: Session<Data>) => internals.commitNowOrLater(session as unknown as Session);
   return async function sessionkitKoa(ctx, next) {
     const transport = typeof options.transport === "function" ? options.transport(ctx) : options.transport;
-    const session = await sessions.load(nodeHeaderReader(ctx.req.headers), { ip: ctx.ip, transport });
+    const session = await sessions.load(nodeHeaderReader(ctx.req.headers), { ip: () => ctx.ip, transport });
     ctx.session = session;
     try {
       await next();

@@ -11,8 +11,11 @@ import { type LoadedRow, Session, type SessionData, type SessionState } from "./
 
 /** Per-request facts the framework knows and a Web `Request` does not. */
 export interface LoadOptions {
-  /** Client IP, recorded when the session is created. */
-  ip?: string | null;
+  /**
+   * Client IP, recorded when the session is created. A function is called only when the IP is
+   * needed (a new session, an invalid-token event), not for a request that resumes a session.
+   */
+  ip?: string | null | (() => string | null | undefined);
   /**
    * Which transport answers when the request carried no token: "cookie" or the header name.
    * By default the first transport that the request uses, else the first configured.
@@ -134,11 +137,21 @@ export async function loadSession<Data extends SessionData>(
 ): Promise<Session<Data>> {
   const { config, codec, events, context } = engine;
   const headers = headersOf(request);
-  // Bounded like the user agent: a proxy chain must never make a session write fail.
-  const ip = options.ip?.slice(0, 256) ?? null;
-  const userAgent = headers.get("user-agent")?.slice(0, 512) ?? null;
+  // Read only when needed: a request that resumes its session uses the stored ones. Bounded:
+  // a proxy chain or a long user agent must never make a session write fail.
+  let known: { ip: string | null; userAgent: string | null } | undefined;
+  const client = () => {
+    if (known === undefined) {
+      const given = typeof options.ip === "function" ? options.ip() : options.ip;
+      known = { ip: given?.slice(0, 256) ?? null, userAgent: headers.get("user-agent")?.slice(0, 512) ?? null };
+    }
+    return known;
+  };
   const { transport, raw } = pickTransport(config.transports, headers, options.transport);
-  const fresh = () => new Session<Data>(context, freshState(transport, raw !== undefined, ip, userAgent));
+  const fresh = () => {
+    const { ip, userAgent } = client();
+    return new Session<Data>(context, freshState(transport, raw !== undefined, ip, userAgent));
+  };
   if (raw === undefined) return fresh();
 
   const cache = engine.cache;
@@ -150,7 +163,7 @@ export async function loadSession<Data extends SessionData>(
 
   const parsed = codec.parseValue(raw);
   if (!parsed.ok) {
-    events.emit("invalid-token", { reason: parsed.reason, ip, userAgent });
+    events.emit("invalid-token", { reason: parsed.reason, ...client() });
     return fresh();
   }
   const { id, secret } = parsed.token;
@@ -160,13 +173,13 @@ export async function loadSession<Data extends SessionData>(
   // The row is fetched by id, then the secret's hash compared in constant time: a stale
   // (rotated) or guessed secret looks exactly like an unknown id.
   if (!row || !digestsEqual(hashSecret(secret), row.secretHash)) {
-    events.emit("invalid-token", { reason: "unknown", id, ip, userAgent });
+    events.emit("invalid-token", { reason: "unknown", id, ...client() });
     return fresh();
   }
   const opened = openRow(engine, row);
   if (!opened) {
     // Left in place: restoring a removed secret makes it readable again. Pruning removes it.
-    events.emit("invalid-token", { reason: "undecodable", id, ip, userAgent });
+    events.emit("invalid-token", { reason: "undecodable", id, ...client() });
     return fresh();
   }
   if (expiredNow(engine, opened, now)) {

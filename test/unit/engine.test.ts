@@ -46,6 +46,26 @@ describe("lazy sessions and strict tokens", () => {
     expect((await ctx.sessions.load({ get: () => null })).isNew).toBe(true);
   });
 
+  it("ip given as a function is read only for a new session or a refused token", async () => {
+    const ctx = setup();
+    const asked: string[] = [];
+    const ip = (label: string) => () => {
+      asked.push(label);
+      return "203.0.113.7";
+    };
+    const s = await ctx.sessions.load(requestWith(null), { ip: ip("first visit") });
+    s.set("a", 1);
+    const cookie = cookieOf(await ctx.sessions.commit(s));
+    expect(s.ip).toBe("203.0.113.7");
+    const resumed = await ctx.sessions.load(requestWith(cookie), { ip: ip("resumed") });
+    expect([resumed.isNew, resumed.ip]).toEqual([false, "203.0.113.7"]);
+    const refused: unknown[] = [];
+    ctx.sessions.on("invalid-token", (event) => refused.push(event.ip));
+    await ctx.sessions.load(requestWith(`${cookie.slice(0, -2)}xx`), { ip: ip("forged") });
+    expect(asked).toEqual(["first visit", "forged"]);
+    expect(refused).toEqual(["203.0.113.7"]);
+  });
+
   it("a session that holds data is created with version 1 and a cookie", async () => {
     const ctx = setup();
     const s = await ctx.sessions.load(requestWith(null));
