@@ -3,7 +3,7 @@ import { localChannel } from "../local-channel.js";
 
 /** What the channel needs of the store's better-sqlite3 connection. */
 interface PragmaDatabase {
-  pragma(source: string, options?: { simple?: boolean }): unknown;
+  prepare(source: string): { get(): unknown };
 }
 
 /**
@@ -19,7 +19,14 @@ export function sqliteChannel(db: PragmaDatabase): InvalidationChannel & { poll(
   // Writes through this store object fan out in-process; data_version catches all others.
   const local = localChannel();
   let seen: unknown = null;
-  const version = () => db.pragma("data_version", { simple: true });
+  // Prepared once: db.pragma() prepares a new statement on every call, and this runs before
+  // every cache hit. Prepared on first use, so a channel made for a store whose file is not
+  // open yet costs nothing.
+  let statement: { get(): unknown } | null = null;
+  const version = () => {
+    statement ??= db.prepare("PRAGMA data_version");
+    return (statement.get() as { data_version?: unknown } | undefined)?.data_version;
+  };
   return {
     synchronous: true,
     subscribe(listener) {
