@@ -74,4 +74,25 @@ describe("bench/run.mjs", () => {
     expect(failure?.code).toBe(1);
     expect(failure?.stderr).toContain('unknown "oracle"; pick from memory, sqlite, redis, postgres, mysql');
   });
+
+  it("bench/instructions/app.mjs serves every configuration and scenario from its seeded session", async () => {
+    // What valgrind counts (bench/instructions/run.mjs): here only run natively, a few requests
+    // each. A configuration that lost its session answers 500 and the app exits non-zero.
+    for (const configuration of ["bare", "sessionkit", "sessionkit-cache", "peer"]) {
+      for (const scenario of ["read", "write"]) {
+        const result = await run(process.execPath, ["bench/instructions/app.mjs", configuration, scenario, "20", "40"], {
+          cwd: root,
+        }).then(
+          () => "ok",
+          (error: { stderr: string }) => error.stderr,
+        );
+        expect(result, `${configuration} ${scenario}`).toBe("ok");
+      }
+    }
+    const refused = await run(process.execPath, ["bench/instructions/app.mjs", "oracle", "read", "1", "1"], { cwd: root }).then(
+      () => null,
+      (error: { stderr: string }) => error.stderr,
+    );
+    expect(refused).toContain("usage: app.mjs");
+  }, 60_000);
 });
