@@ -22,6 +22,7 @@ export type {
   StoredSession,
   StoredSessionInfo,
   StoreStats,
+  UpdateOptions,
 } from "./contract/store.js";
 export type { ResolvedConfig, SessionsOptions } from "./core/config.js";
 export type { SessionEventName, SessionEvents, SessionListener } from "./core/events.js";

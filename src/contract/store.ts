@@ -74,8 +74,13 @@ export interface SessionStore {
    * Compare-and-set: replaces every field of the row `session.id` (data, secret hash, user,
    * times, device fields) if its stored version is `expectedVersion`. Returns false if the
    * row is gone or its version differs. Login and rotation are such an update.
+   *
+   * `options.publish` is only ever passed to a store whose {@link InvalidationChannel} says
+   * `publishesOnUpdate`: the write itself then tells every subscriber that `session.id`
+   * changed, in the same statement (or script), so a successful update needs no separate
+   * `publish()`. Other stores never receive it and may ignore the argument.
    */
-  update(session: StoredSession, expectedVersion: number): Promise<boolean>;
+  update(session: StoredSession, expectedVersion: number, options?: UpdateOptions): Promise<boolean>;
 
   /**
    * Writes the timestamps only (never data, version or anything else), if the row exists and
@@ -165,11 +170,24 @@ export interface InvalidationChannel {
    */
   readonly synchronous?: boolean;
   /**
+   * True when `update(row, version, { publish: true })` delivers this id's invalidation as
+   * part of the write, with the guarantees of `publish()` (PostgreSQL: `pg_notify` in the
+   * UPDATE's own statement, sent when it commits). The engine then saves the separate publish
+   * round trip on every write; a write that fails publishes nothing.
+   */
+  readonly publishesOnUpdate?: boolean;
+  /**
    * For a channel that learns of changes by looking rather than by being told (SQLite's
    * `PRAGMA data_version`): the cache calls it, synchronously, before it trusts any entry, and
    * the channel invalidates from here what changed since the last call.
    */
   poll?(): void;
+}
+
+/** See {@link SessionStore.update}. */
+export interface UpdateOptions {
+  /** Publish the invalidation of this id as part of the write (see `InvalidationChannel.publishesOnUpdate`). */
+  readonly publish?: boolean;
 }
 
 /** What `migrate()` did, for the CLI to report. */

@@ -33,9 +33,10 @@ export interface Engine {
    * cache and tells every other process through the store's channel. Resolves to the error
    * when the channel did not take the message (also reported on the `error` event), else
    * null; never rejects, because the write it follows has already happened. A no-op without
-   * a cache.
+   * a cache. `published`: the write already told the other processes (`publishesOnUpdate`),
+   * so only this process's cache is updated.
    */
-  changed(ids: readonly string[] | "all"): Promise<SessionStoreError | null>;
+  changed(ids: readonly string[] | "all", published?: boolean): Promise<SessionStoreError | null>;
 }
 
 export function createEngine(config: ResolvedConfig): Engine {
@@ -106,11 +107,12 @@ export function createEngine(config: ResolvedConfig): Engine {
     store,
     codec,
     cache,
-    async changed(ids) {
+    async changed(ids, published = false) {
       if (cache === null) return null;
       if (ids === "all") cache.invalidateAll();
       else if (ids.length === 0) return null;
       else cache.invalidate(ids);
+      if (published) return null; // the write itself told the other processes
       try {
         await call("publish", () => cache.channel.publish(ids));
         return null;

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { MigrateResult, SessionStore, StoredSession } from "../contract/store.js";
-import { listenClientOf, postgresChannel } from "./postgres/channel.js";
+import { echoWait } from "./echo-wait.js";
+import { channelNameOf, ECHO_WAIT_MS, listenClientOf, postgresChannel } from "./postgres/channel.js";
 import { postgresSql } from "./postgres/sql.js";
 import {
   bufferOf,
@@ -158,6 +159,9 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   }
   const poolOptions = { ...options.poolOptions };
   const sql = postgresSql(schema, table);
+  const channelName = channelNameOf(sql.qualified);
+  // Shared by the channel's publish and the notifying update: both wait for their own echo.
+  const echo = echoWait(ECHO_WAIT_MS);
   const run = guard(sql.qualified, errorKinds, sql.names);
 
   // Created once, on first use; a failed creation (missing driver) is retried next time.
@@ -233,8 +237,18 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         return rows[0] ? sessionFromRow(rows[0]) : null;
       }),
     create: (session) => run(async () => (await query(sql.create, rowValues(session), true)).rowCount === 1),
-    update: (session, expectedVersion) =>
-      run(async () => (await query(sql.update, [...rowValues(session), expectedVersion], true)).rowCount === 1),
+    update: (session, expectedVersion, options) =>
+      run(async () => {
+        if (!options?.publish) return (await query(sql.update, [...rowValues(session), expectedVersion], true)).rowCount === 1;
+        let applied = false;
+        // Like a publish: resolves once this process's own LISTEN got the notification back.
+        await echo.publish(session.id, async () => {
+          const values = [...rowValues(session), expectedVersion, channelName];
+          applied = (await query(sql.updateNotify, values, true)).rowCount === 1;
+          return applied;
+        });
+        return applied;
+      }),
     touch: (id, secretHash, lastActiveAt, expiresAt) =>
       run(async () => (await query(sql.touch, [id, secretHash, lastActiveAt, expiresAt], true)).rowCount === 1),
     delete: (id) => run(async () => (await query(sql.delete, [id], true)).rowCount === 1),
@@ -273,13 +287,18 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       }),
     schemaSql: () => sql.ddl,
     // The near-cache's channel (createSessions({ cache })): LISTEN/NOTIFY, opened only when a cache subscribes.
-    invalidation: postgresChannel({
-      qualifiedTable: sql.qualified,
-      notify: async (channel, payload) => {
-        await query("SELECT pg_notify($1, $2)", [channel, payload]);
-      },
-      listenClient: async () => listenClientOf(await pool()),
-    }),
+    // Updates publish in their own statement (sql.updateNotify): no separate NOTIFY per write.
+    invalidation: {
+      ...postgresChannel({
+        qualifiedTable: sql.qualified,
+        notify: async (channel, payload) => {
+          await query("SELECT pg_notify($1, $2)", [channel, payload]);
+        },
+        listenClient: async () => listenClientOf(await pool()),
+        echo,
+      }),
+      publishesOnUpdate: true,
+    },
     async close() {
       if (closed) return;
       closed = true;

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { afterAll, beforeAll, expect, it, describe as plainDescribe } from "vitest";
-import { SessionConfigError, SessionError } from "../../src/index.js";
+import { createSessions, SessionConfigError, SessionError } from "../../src/index.js";
 import { postgresSql } from "../../src/stores/postgres/sql.js";
 import { type PostgresStore, postgresStore } from "../../src/stores/postgres.js";
 import { type RawEdit, record, runStoreConformance } from "../conformance/store.case.js";
@@ -24,6 +24,7 @@ function rawUpdate(table: string, id: string, change: RawEdit): [string, unknown
 
 const { url, describe } = describeWithService("postgres");
 const T0 = 1_700_000_000_123;
+const SECRET_48 = "postgres-test-secret-0123456789abcdefghijklmnopqr";
 
 describe(`postgres store (${url})`, () => {
   const table = uniqueName("sk_pg");
@@ -104,6 +105,56 @@ describe(`postgres store (${url})`, () => {
       const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${extra}_s"."sessions"`);
       expect(rows[0].n).toBe(1);
       expect((await store.get(r.id, T0))?.userId).toBe("u");
+    });
+
+    it("near-cache: an update carries its own NOTIFY; another instance's cache drops it, no second query", async () => {
+      const notifyTable = `${extra}_n`;
+      const texts: string[] = [];
+      // The app's pool, seen through a wrapper that records every query (LISTEN has its own client).
+      const spied = Object.create(pool, {
+        query: {
+          value: (config: string | { text: string }, ...rest: unknown[]) => {
+            texts.push(typeof config === "string" ? config : config.text);
+            return (pool.query as (...a: unknown[]) => unknown)(config, ...rest);
+          },
+        },
+      }) as pg.Pool;
+      const store = postgresStore({ pool: spied, table: notifyTable });
+      await store.migrate();
+      const make = () => createSessions({ store, secrets: [SECRET_48], cache: { maxEntries: 10, ttl: "1m" } });
+      const [a, b] = [make(), make()];
+      try {
+        const s = await a.load(new Headers());
+        s.set("cart", ["fig"]);
+        const cookie = (await a.commit(s)).getSetCookie()[0]?.split(";")[0] as string;
+        const request = new Headers({ cookie });
+        // Until b's LISTEN is up its loads read the store; then a second load is a hit.
+        const deadline = Date.now() + 5_000;
+        for (;;) {
+          await b.load(request);
+          const before = texts.length;
+          await b.load(request);
+          if (texts.length === before) break;
+          if (Date.now() > deadline) throw new Error("b's near-cache never came up");
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        texts.length = 0;
+        const w = await a.load(request);
+        w.set("cart", ["fig", "plum"]);
+        await a.commit(w);
+        expect(texts.filter((t) => t.includes("pg_notify"))).toHaveLength(1);
+        expect(texts.some((t) => t.startsWith("WITH updated AS (UPDATE") && t.includes("pg_notify($13, id)"))).toBe(true);
+        let seen: unknown;
+        for (let i = 0; i < 100 && JSON.stringify(seen) !== '["fig","plum"]'; i++) {
+          seen = (await b.load(request)).get("cart");
+          if (JSON.stringify(seen) !== '["fig","plum"]') await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        expect(seen).toEqual(["fig", "plum"]);
+      } finally {
+        await a.close();
+        await b.close();
+        await pool.query(`DROP TABLE IF EXISTS "${notifyTable}"`);
+      }
     });
 
     runSqlExtras({

@@ -20,9 +20,15 @@ function testChannel(options: { synchronous?: boolean } = {}) {
   const deliver = (ids: readonly string[] | "all") => {
     for (const l of listeners) ids === "all" ? l.invalidateAll() : l.invalidate(ids);
   };
-  const channel: InvalidationChannel & { drop(): void; restore(): void; published: Array<readonly string[] | "all"> } = {
+  const channel: InvalidationChannel & {
+    drop(): void;
+    restore(): void;
+    published: Array<readonly string[] | "all">;
+    listeners: Set<InvalidationListener>;
+  } = {
     synchronous: options.synchronous ?? true,
     published: [],
+    listeners,
     subscribe(listener) {
       listeners.add(listener);
       if (up) listener.state(true);
@@ -47,6 +53,8 @@ function testChannel(options: { synchronous?: boolean } = {}) {
   };
   return channel;
 }
+
+const channelListeners = (channel: ReturnType<typeof testChannel>) => [...channel.listeners];
 
 function withChannel(store: SessionStore, channel: InvalidationChannel): SessionStore {
   return Object.create(store, { invalidation: { value: channel } }) as SessionStore;
@@ -327,6 +335,45 @@ describe("near-cache", () => {
     s.set("x", 1);
     await sessions.commit(s);
     expect(channel.published).toEqual([[s.id]]);
+  });
+
+  it("a channel that publishes on update gets the invalidation inside the write, not as a second call", async () => {
+    // As the PostgreSQL store does (pg_notify in the UPDATE's own statement): the store
+    // delivers the message itself when it is asked to, and only for an update that applied.
+    const channel = Object.assign(testChannel(), { publishesOnUpdate: true });
+    const inner = memoryStore();
+    const updates: Array<{ publish: boolean | undefined; applied: boolean }> = [];
+    const store = Object.create(inner, {
+      invalidation: { value: channel },
+      update: {
+        configurable: true,
+        value: async (row: Parameters<SessionStore["update"]>[0], version: number, options?: { publish?: boolean }) => {
+          const applied = await inner.update(row, version);
+          updates.push({ publish: options?.publish, applied });
+          if (applied && options?.publish) for (const l of channelListeners(channel)) l.invalidate([row.id]);
+          return applied;
+        },
+      },
+    }) as SessionStore;
+    const { a, b } = pair({ store });
+    const cookie = await signIn(a);
+    await b.load(requestWith(cookie));
+    channel.published.length = 0;
+    updates.length = 0;
+
+    const w = await a.load(requestWith(cookie));
+    w.set("cart", []);
+    await a.commit(w);
+    expect(updates).toEqual([{ publish: true, applied: true }]);
+    expect(channel.published).toEqual([]); // no separate publish for the write
+    expect((await b.load(requestWith(cookie))).get("cart")).toEqual([]);
+
+    const d = await a.load(requestWith(cookie));
+    const id = d.id;
+    d.destroy();
+    await a.commit(d);
+    expect(channel.published).toEqual([[id]]); // deletes still publish on their own
+    expect((await b.load(requestWith(cookie))).isNew).toBe(true);
   });
 
   it("refuses the option on a store without a channel, and bad settings", () => {

@@ -1,9 +1,12 @@
 import { createHash } from "node:crypto";
 import type { InvalidationChannel, InvalidationListener } from "../../contract/store.js";
+import { type EchoWait, echoWait } from "../echo-wait.js";
 
 /** Ids per NOTIFY: PostgreSQL caps a payload below 8000 bytes; 33 bytes per id. */
 const IDS_PER_MESSAGE = 200;
 const RETRY_MAX_MS = 5_000;
+/** Longest a publish waits for its own notification to come back (the NOTIFY did commit). */
+export const ECHO_WAIT_MS = 500;
 
 /** What the channel needs of a pg client: connect, LISTEN, notifications and its end. */
 export interface ListenClient {
@@ -24,6 +27,8 @@ export interface PostgresChannelOptions {
   listenClient(): Promise<ListenClient>;
   /** The qualified table name: the channel is named after it, so tables sharing a database stay apart. */
   qualifiedTable: string;
+  /** Shared with the store's notifying update (sql.updateNotify), which waits for its echo too. */
+  echo?: EchoWait;
 }
 
 /** The LISTEN channel of a table: a plain lowercase identifier (no quoting needed). */
@@ -32,13 +37,16 @@ export const channelNameOf = (qualifiedTable: string) =>
 
 /**
  * The PostgreSQL store's invalidation channel: NOTIFY on a channel named after the table,
- * LISTEN on a connection of its own per cache. A publish resolves once its NOTIFY committed;
- * PostgreSQL then signals every listening backend, which sends the message to its idle
- * connection at once. The listener reports itself down when its connection errs or ends, and
+ * LISTEN on a connection of its own per cache. A publish resolves once its NOTIFY committed
+ * and, while this process LISTENs, once its own notification came back (at most 500 ms):
+ * PostgreSQL signals every listening backend at commit, each sends the message to its idle
+ * connection, and under load that takes milliseconds, long enough for a client's next request
+ * to reach another process first (seen in CI). The listener reports itself down when its connection errs or ends, and
  * reconnects with backoff (up to 5 s), up again once LISTEN is confirmed.
  */
 export function postgresChannel(options: PostgresChannelOptions): InvalidationChannel {
   const name = channelNameOf(options.qualifiedTable);
+  const echo = options.echo ?? echoWait(ECHO_WAIT_MS);
   return {
     subscribe(listener: InvalidationListener) {
       let closed = false;
@@ -52,6 +60,7 @@ export function postgresChannel(options: PostgresChannelOptions): InvalidationCh
         current = null;
         if (up) {
           up = false;
+          echo.down();
           listener.state(false);
         }
         client?.end().catch(() => {});
@@ -74,6 +83,7 @@ export function postgresChannel(options: PostgresChannelOptions): InvalidationCh
             const payload = message.payload ?? "*";
             if (payload === "*") listener.invalidateAll();
             else listener.invalidate(payload.split(","));
+            echo.received(payload);
           });
           self.on("error", () => lost(self));
           self.on("end", () => lost(self));
@@ -85,6 +95,7 @@ export function postgresChannel(options: PostgresChannelOptions): InvalidationCh
           }
           attempt = 0;
           up = true;
+          echo.up();
           listener.state(true);
         } catch {
           if (client === null) {
@@ -106,19 +117,23 @@ export function postgresChannel(options: PostgresChannelOptions): InvalidationCh
         current = null;
         if (up) {
           up = false;
+          echo.down();
           listener.state(false);
         }
         await client?.end().catch(() => {});
       };
     },
     async publish(ids) {
+      const send = (payload: string) =>
+        echo.publish(payload, async () => {
+          await options.notify(name, payload);
+          return true;
+        });
       if (ids === "all") {
-        await options.notify(name, "*");
+        await send("*");
         return;
       }
-      for (let i = 0; i < ids.length; i += IDS_PER_MESSAGE) {
-        await options.notify(name, ids.slice(i, i + IDS_PER_MESSAGE).join(","));
-      }
+      for (let i = 0; i < ids.length; i += IDS_PER_MESSAGE) await send(ids.slice(i, i + IDS_PER_MESSAGE).join(","));
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { InvalidationChannel, InvalidationListener } from "../../contract/store.js";
+import { echoWait } from "../echo-wait.js";
 import type { RedisClient } from "./client.js";
 
 /** Ids per PUBLISH: 33 bytes each, so a message stays far below any proxy's limits. */
@@ -41,37 +42,12 @@ export function redisChannel(options: RedisChannelOptions): InvalidationChannel 
   const { client } = options;
   const name = `${options.prefix}:invalidate`;
   const makeSubscriber = options.subscriber ?? (() => client.duplicate() as RedisClient);
-  /** Subscriptions of this process that are up: a publish waits for its echo only if one is. */
-  let subscriptionsUp = 0;
-  /** Messages published by this process and not yet received back, with who waits for them. */
-  const awaitingEcho = new Map<string, Set<() => void>>();
-  const echoed = (message: string) => {
-    for (const wake of awaitingEcho.get(message) ?? []) wake();
-  };
-  const publishAndAwaitEcho = async (message: string) => {
-    if (subscriptionsUp === 0) {
+  const echo = echoWait(ECHO_WAIT_MS);
+  const publishAndAwaitEcho = (message: string) =>
+    echo.publish(message, async () => {
       await client.publish(name, message);
-      return;
-    }
-    let wake = () => {};
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const arrived = new Promise<void>((resolve) => {
-      wake = resolve;
-      timer = setTimeout(resolve, ECHO_WAIT_MS);
+      return true;
     });
-    // Registered before the PUBLISH: the message may come back before its reply.
-    const waiters = awaitingEcho.get(message) ?? new Set();
-    waiters.add(wake);
-    awaitingEcho.set(message, waiters);
-    try {
-      await client.publish(name, message);
-      await arrived;
-    } finally {
-      clearTimeout(timer);
-      waiters.delete(wake);
-      if (waiters.size === 0) awaitingEcho.delete(message);
-    }
-  };
   return {
     subscribe(listener: InvalidationListener) {
       const sub = makeSubscriber() as Subscriber;
@@ -80,7 +56,7 @@ export function redisChannel(options: RedisChannelOptions): InvalidationChannel 
       const down = () => {
         if (up) {
           up = false;
-          subscriptionsUp--;
+          echo.down();
           listener.state(false);
         }
       };
@@ -89,7 +65,7 @@ export function redisChannel(options: RedisChannelOptions): InvalidationChannel 
           await sub.subscribe(name);
           if (closed || up) return;
           up = true;
-          subscriptionsUp++;
+          echo.up();
           listener.state(true);
         } catch {
           down();
@@ -99,7 +75,7 @@ export function redisChannel(options: RedisChannelOptions): InvalidationChannel 
         if (channel !== name || typeof message !== "string") return;
         if (message === "*") listener.invalidateAll();
         else listener.invalidate(message.split(","));
-        echoed(message);
+        echo.received(message);
       });
       for (const event of ["close", "end", "reconnecting"]) sub.on(event, down);
       // A failing connection reports "error" before it closes; the close marks it down.
