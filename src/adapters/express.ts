@@ -106,8 +106,8 @@ const sessionIdGetterOn = new WeakMap<object, boolean>();
  * express-session's `req.sessionID` (logging and rate-limit middleware read it): the public
  * id, read live (a new session gets its id at first use). The getter lives on the request's
  * prototype, defined once: an accessor defined on each request moves it off the shape Express
- * is optimized for, which cost ~80 µs per request. Writing `req.sessionID` gives that request
- * an own value, as with express-session.
+ * is optimized for, and every later property access on it pays (docs/benchmarks.md). Writing
+ * `req.sessionID` gives that request an own value, as with express-session.
  */
 function exposeSessionId(req: StatefulRequest, state: RequestSessionState): void {
   req[REQUEST_STATE] = state;

@@ -298,9 +298,7 @@ export function createCommitter(engine: Engine) {
       // With the cache on and a channel that can, the write carries its own invalidation:
       // one round trip instead of two.
       const publish = engine.cache?.channel.publishesOnUpdate === true;
-      if (
-        await engine.call("update", () => (publish ? store.update(row, base.version, PUBLISH) : store.update(row, base.version)))
-      ) {
+      if (await engine.call("update", () => store.update(row, base.version, publish ? PUBLISH : undefined))) {
         lane.latest = latestOf(row, rebase(st, row, dataBytes));
         await engine.changed([id], publish);
         if (rotated) events.emit("rotated", { id, userId: row.userId, reason: rotated });

@@ -6,6 +6,9 @@
  * at the same moment as (PostgreSQL signals every listening backend at commit) the others'.
  * The wait is bounded: the server did take the message.
  */
+/** Longest a publish waits for its echo before it resolves anyway (the server did take the message). */
+export const ECHO_WAIT_MS = 500;
+
 export interface EchoWait {
   /** A subscription of this process is up / went down. */
   up(): void;
@@ -14,12 +17,12 @@ export interface EchoWait {
   received(message: string): void;
   /**
    * Runs `send` (which publishes `message`), then, if a subscription is up, waits at most
-   * `timeoutMs` for the echo. `send` returning false means nothing was published: no wait.
+   * `timeoutMs` for the echo. `send` resolving to `false` means nothing was published: no wait.
    */
-  publish(message: string, send: () => Promise<boolean | undefined>): Promise<void>;
+  publish(message: string, send: () => Promise<unknown>): Promise<void>;
 }
 
-export function echoWait(timeoutMs: number): EchoWait {
+export function echoWait(timeoutMs: number = ECHO_WAIT_MS): EchoWait {
   let subscriptionsUp = 0;
   /** Messages published by this process and not yet received back, with who waits for them. */
   const awaiting = new Map<string, Set<() => void>>();

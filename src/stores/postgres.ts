@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { MigrateResult, SessionStore, StoredSession } from "../contract/store.js";
 import { echoWait } from "./echo-wait.js";
-import { channelNameOf, ECHO_WAIT_MS, listenClientOf, postgresChannel } from "./postgres/channel.js";
+import { channelNameOf, listenClientOf, postgresChannel } from "./postgres/channel.js";
 import { postgresSql } from "./postgres/sql.js";
 import {
   bufferOf,
@@ -161,7 +161,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const sql = postgresSql(schema, table);
   const channelName = channelNameOf(sql.qualified);
   // Shared by the channel's publish and the notifying update: both wait for their own echo.
-  const echo = echoWait(ECHO_WAIT_MS);
+  const echo = echoWait();
   const run = guard(sql.qualified, errorKinds, sql.names);
 
   // Created once, on first use; a failed creation (missing driver) is retried next time.

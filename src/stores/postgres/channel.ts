@@ -5,8 +5,6 @@ import { type EchoWait, echoWait } from "../echo-wait.js";
 /** Ids per NOTIFY: PostgreSQL caps a payload below 8000 bytes; 33 bytes per id. */
 const IDS_PER_MESSAGE = 200;
 const RETRY_MAX_MS = 5_000;
-/** Longest a publish waits for its own notification to come back (the NOTIFY did commit). */
-export const ECHO_WAIT_MS = 500;
 
 /** What the channel needs of a pg client: connect, LISTEN, notifications and its end. */
 export interface ListenClient {
@@ -41,12 +39,13 @@ export const channelNameOf = (qualifiedTable: string) =>
  * and, while this process LISTENs, once its own notification came back (at most 500 ms):
  * PostgreSQL signals every listening backend at commit, each sends the message to its idle
  * connection, and under load that takes milliseconds, long enough for a client's next request
- * to reach another process first (seen in CI). The listener reports itself down when its connection errs or ends, and
- * reconnects with backoff (up to 5 s), up again once LISTEN is confirmed.
+ * to reach another process first (seen in CI). The listener reports itself down when its
+ * connection errs or ends, and reconnects with backoff (up to 5 s), up again once LISTEN is
+ * confirmed.
  */
 export function postgresChannel(options: PostgresChannelOptions): InvalidationChannel {
   const name = channelNameOf(options.qualifiedTable);
-  const echo = options.echo ?? echoWait(ECHO_WAIT_MS);
+  const echo = options.echo ?? echoWait();
   return {
     subscribe(listener: InvalidationListener) {
       let closed = false;
@@ -124,11 +123,7 @@ export function postgresChannel(options: PostgresChannelOptions): InvalidationCh
       };
     },
     async publish(ids) {
-      const send = (payload: string) =>
-        echo.publish(payload, async () => {
-          await options.notify(name, payload);
-          return true;
-        });
+      const send = (payload: string) => echo.publish(payload, () => options.notify(name, payload));
       if (ids === "all") {
         await send("*");
         return;

@@ -4,8 +4,6 @@ import type { RedisClient } from "./client.js";
 
 /** Ids per PUBLISH: 33 bytes each, so a message stays far below any proxy's limits. */
 const IDS_PER_MESSAGE = 1000;
-/** Longest a publish waits for its own echo before it resolves anyway (Redis took the message). */
-const ECHO_WAIT_MS = 500;
 
 export interface RedisChannelOptions {
   /** The store's client: publishes (PUBLISH works the same on a Cluster). */
@@ -42,12 +40,8 @@ export function redisChannel(options: RedisChannelOptions): InvalidationChannel 
   const { client } = options;
   const name = `${options.prefix}:invalidate`;
   const makeSubscriber = options.subscriber ?? (() => client.duplicate() as RedisClient);
-  const echo = echoWait(ECHO_WAIT_MS);
-  const publishAndAwaitEcho = (message: string) =>
-    echo.publish(message, async () => {
-      await client.publish(name, message);
-      return true;
-    });
+  const echo = echoWait();
+  const publishAndAwaitEcho = (message: string) => echo.publish(message, () => client.publish(name, message));
   return {
     subscribe(listener: InvalidationListener) {
       const sub = makeSubscriber() as Subscriber;
