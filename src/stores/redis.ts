@@ -2,7 +2,8 @@ import type { Cluster, Redis } from "ioredis";
 import { type Duration, parseDuration } from "../contract/duration.js";
 import { SessionConfigError } from "../contract/errors.js";
 import type { SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "../contract/store.js";
-import { redisChannel } from "./redis/channel.js";
+import { echoWait } from "./echo-wait.js";
+import { redisChannel, redisChannelName } from "./redis/channel.js";
 import {
   clientKeyPrefix,
   globEscape,
@@ -14,7 +15,7 @@ import {
   scrubError,
 } from "./redis/client.js";
 import { hashFields, isLive, parseHash, parseInfo, scoreArg, ttlArg } from "./redis/record.js";
-import { CREATE, DELETE, DELETE_USER, INFO_FIELDS, LIST, PRUNE_ONE, TOUCH, UPDATE } from "./redis/scripts.js";
+import { CREATE, DELETE, DELETE_USER, INFO_FIELDS, LIST, PRUNE_ONE, TOUCH, UPDATE, UPDATE_PUBLISH } from "./redis/scripts.js";
 
 /** Options for {@link redisStore}. */
 export interface RedisStoreOptions {
@@ -146,6 +147,9 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
   const cluster = isCluster(redis);
   // In standalone every script keeps the user index itself ("1"); in Cluster the store does.
   const idx = cluster ? "0" : "1";
+  const channelName = redisChannelName(prefix);
+  // Shared by the channel's publish and the publishing update: both wait for their own echo.
+  const echo = echoWait();
 
   const sessionHead = `${prefix}:s:{`;
   const userHead = `${prefix}:u:{`;
@@ -307,7 +311,8 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
   return scrubbed({
     name: "redis",
     // The near-cache's channel (createSessions({ cache })): pub/sub, subscribed only when a cache is on.
-    invalidation: redisChannel({ client, prefix }),
+    // Updates publish inside their own script (UPDATE_PUBLISH): no separate PUBLISH per write.
+    invalidation: { ...redisChannel({ client, prefix, echo }), publishesOnUpdate: true },
 
     async get(id, now) {
       const row = parseHash(id, await redis.hgetallBuffer(sessionKey(id)));
@@ -320,16 +325,21 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
       return reply === 1;
     },
 
-    async update(session, expectedVersion) {
+    async update(session, expectedVersion, options) {
       await indexFirst(session);
-      const result = outcome(
-        await runScript(
-          redis,
-          UPDATE,
-          [sessionKey(session.id)],
-          [...head(session), String(expectedVersion), ...hashFields(session)],
-        ),
-      );
+      const keys = [sessionKey(session.id)];
+      let reply: unknown;
+      if (options?.publish) {
+        // Like a publish: resolves once this process's own subscription got the id back.
+        await echo.publish(session.id, async () => {
+          const args = [...head(session), String(expectedVersion), channelName, ...hashFields(session)];
+          reply = await runScript(redis, UPDATE_PUBLISH, keys, args);
+          return outcome(reply).ok;
+        });
+      } else {
+        reply = await runScript(redis, UPDATE, keys, [...head(session), String(expectedVersion), ...hashFields(session)]);
+      }
+      const result = outcome(reply);
       if (!result.ok) return false;
       if (result.userId !== session.userId) await unindexAfter(result.userId, session.id);
       return true;

@@ -1,14 +1,16 @@
 /**
  * One app server of the near-cache test, run as its own process (`node --import tsx`): a
- * node:http app with `createSessions({ cache })` on Redis or PostgreSQL (SK_STORE), its
- * store connection on SK_URL and its invalidation channel's connection on SK_CHANNEL_URL (a
- * proxy the test can cut). Prints `{"port":N}` once it listens on 127.0.0.1.
+ * node:http app with `createSessions({ cache })` on Redis, PostgreSQL or a Redis Cluster
+ * (SK_STORE), its store connection on SK_URL and its invalidation channel's connection on
+ * SK_CHANNEL_URL (a proxy the test can cut; a Cluster uses the store's own channel, SK_URL
+ * being its seed nodes as JSON). Prints `{"port":N}` once it listens on 127.0.0.1.
  *
  *   POST /login?user=U   login(U)            GET /get     the session as JSON
+ *   POST /set?v=V        set("v", V)
  *   POST /revoke?id=ID   sessions.revoke(ID)  GET /cache   { up, loads, fromStore }: channel state, store reads
  */
 import http from "node:http";
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import pg from "pg";
 import type { InvalidationChannel } from "../../src/contract/store.js";
 import { createSessions, type SessionStore } from "../../src/index.js";
@@ -48,7 +50,12 @@ function observed(channel: InvalidationChannel): InvalidationChannel {
   };
 }
 const closers: Array<() => Promise<unknown>> = [];
-if (kind === "redis") {
+if (kind === "redis-cluster") {
+  const client = new Cluster(JSON.parse(env("SK_URL")), { redisOptions: { maxRetriesPerRequest: 1 } });
+  closers.push(() => client.quit());
+  const base = redisStore({ client, prefix: name });
+  store = Object.create(base, { invalidation: { value: observed(base.invalidation as InvalidationChannel) } }) as SessionStore;
+} else if (kind === "redis") {
   const client = new Redis(env("SK_URL"), { maxRetriesPerRequest: 1 });
   closers.push(() => client.quit());
   const base = redisStore({ client, prefix: name });
@@ -108,11 +115,17 @@ async function handle(req: http.IncomingMessage): Promise<{ status: number; body
   if (route === "POST /login") {
     await session.login(param("user"));
     session.set("who", param("user"));
+  } else if (route === "POST /set") {
+    session.set("v", param("v"));
   } else if (route !== "GET /get") {
     return { status: 404, body: { error: "no such route" } };
   }
   const headers = await sessions.commit(session);
-  return { status: 200, headers, body: { id: session.id, isNew: session.isNew, userId: session.userId } };
+  return {
+    status: 200,
+    headers,
+    body: { id: session.id, isNew: session.isNew, userId: session.userId, v: session.get("v") ?? null },
+  };
 }
 
 const server = http.createServer((req, res) => {

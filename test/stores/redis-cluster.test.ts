@@ -10,7 +10,7 @@ import { record } from "../conformance/store.case.js";
 import { type RedisCluster, startRedisCluster } from "../helpers/redis-cluster.js";
 import { dropRedisKeys, redisBinariesMissing } from "../helpers/redis-server.js";
 import { uniqueName } from "../helpers/services.js";
-import { runRedisConformance, runRedisExtras } from "./redis-extras.case.js";
+import { cacheServesHits, countReads, eventually, runRedisConformance, runRedisExtras } from "./redis-extras.case.js";
 
 const missing = redisBinariesMissing();
 if (missing) {
@@ -161,6 +161,61 @@ describe.skipIf(missing !== null)("redis store (Cluster, 3 masters)", () => {
     } finally {
       await sessions.close();
       await dropRedisKeys(client, prefix);
+    }
+  }, 30_000);
+
+  it("near-cache: every process subscribes on the channel slot's master, after a lost connection and a reshard too", async () => {
+    const prefix = uniqueName("skc");
+    const channel = `${prefix}:invalidate`;
+    const [clientA, clientB] = [newClient(), newClient()];
+    const secrets = ["cluster-cache-secret-0123456789abcdef012345"];
+    const cache = { maxEntries: 10, ttl: "1m" } as const;
+    const appA = createSessions({ store: redisStore({ client: clientA, prefix }), secrets, cache });
+    const appB = createSessions({ store: redisStore({ client: clientB, prefix }), secrets, cache });
+    const reads = { a: countReads(clientA), b: countReads(clientB) };
+    const subscribersPerMaster = () =>
+      Promise.all(client.nodes("master").map(async (node) => Number(((await node.pubsub("NUMSUB", channel)) as unknown[])[1])));
+    try {
+      const s = await appA.load(new Request("http://localhost/"));
+      s.set("n", 1);
+      const cookie = ((await appA.commit(s)).get("set-cookie") ?? "").split(";")[0] as string;
+      const request = () => new Request("http://localhost/", { headers: { cookie } });
+      await cacheServesHits(appA, reads.a, request);
+      await cacheServesHits(appB, reads.b, request);
+      const slot = Number(await client.cluster("KEYSLOT", channel));
+      const owner = client.slots[slot]?.[0];
+      const names = client.nodes("master").map((node) => `${node.options.host}:${node.options.port}`);
+      expect(await subscribersPerMaster()).toEqual(names.map((name) => (name === owner ? 2 : 0)));
+
+      // Both subscriptions cut: the caches stop serving, then subscribe on the same master again.
+      const home = client.nodes("master")[names.indexOf(owner as string)];
+      if (!home) throw new Error(`no master ${owner} for the channel's slot ${slot}`);
+      await home.client("KILL", "TYPE", "pubsub");
+      await cacheServesHits(appA, reads.a, request);
+      await cacheServesHits(appB, reads.b, request);
+      expect(await subscribersPerMaster()).toEqual(names.map((name) => (name === owner ? 2 : 0)));
+      // The channel's slot resharded to another master: both follow it once their clients'
+      // slot maps refresh (here at once; by default within ioredis's 5 s slotsRefreshInterval).
+      expect(Number(await home.cluster("COUNTKEYSINSLOT", slot))).toBe(0);
+      const nextIndex = (names.indexOf(owner as string) + 1) % names.length;
+      const next = client.nodes("master")[nextIndex];
+      if (!next) throw new Error("no other master");
+      const nextId = String(await next.cluster("MYID"));
+      for (const m of client.nodes("master")) await m.cluster("SETSLOT", slot, "NODE", nextId);
+      for (const c of [client, clientA, clientB]) await new Promise((resolve) => c.refreshSlotsCache(resolve));
+      await eventually(async () => expect(await subscribersPerMaster()).toEqual(names.map((_, i) => (i === nextIndex ? 2 : 0))));
+      await cacheServesHits(appA, reads.a, request);
+      await cacheServesHits(appB, reads.b, request);
+
+      // And the channel works again: a revoke through one reaches the other's cache.
+      expect((await appB.load(request())).get("n")).toBe(1);
+      await appA.revoke(s.id);
+      await eventually(async () => expect((await appB.load(request())).isNew).toBe(true));
+    } finally {
+      await appA.close();
+      await appB.close();
+      await dropRedisKeys(client, prefix);
+      await Promise.all([clientA.quit(), clientB.quit()]);
     }
   }, 30_000);
 });

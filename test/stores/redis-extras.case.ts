@@ -68,6 +68,48 @@ export function runRedisConformance(storeName: string, options: RedisConformance
   });
 }
 
+/** Retries `check` every 10 ms until it passes, for at most 2 s. */
+export async function eventually(check: () => Promise<void>) {
+  const deadline = Date.now() + 2_000;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}
+
+/** Counts the client's session reads (the store's get is one HGETALL). */
+export function countReads(client: RedisClient): { count: number } {
+  const counter = { count: 0 };
+  const target = client as unknown as { hgetallBuffer: (...args: unknown[]) => Promise<unknown> };
+  const read = target.hgetallBuffer.bind(client);
+  target.hgetallBuffer = (...args: unknown[]) => {
+    counter.count++;
+    return read(...args);
+  };
+  return counter;
+}
+
+/** Waits until a second load of the same session is served by the app's near-cache (its subscription is up). */
+export async function cacheServesHits(
+  app: { load(request: Request): Promise<unknown> },
+  reads: { count: number },
+  request: () => Request,
+) {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    await app.load(request());
+    const before = reads.count;
+    await app.load(request());
+    if (reads.count === before) return;
+    if (Date.now() > deadline) throw new Error("the near-cache never came up");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 export function runRedisExtras(options: RedisExtrasOptions) {
   it("user ids with hash tag braces, spaces and non-ASCII index and revoke correctly", async () => {
     const client = options.client();
@@ -113,6 +155,81 @@ export function runRedisExtras(options: RedisExtrasOptions) {
       expect((await appB.list("shared-user")).map((x) => x.id)).toEqual([s.id]);
       await appB.revokeUser("shared-user");
       expect((await appA.load(request())).isNew).toBe(true);
+    } finally {
+      await appA.close();
+      await appB.close();
+      await dropRedisKeys(options.client(), prefix);
+      await Promise.all([clientA.quit(), clientB.quit()]);
+    }
+  });
+
+  it("near-cache: an update publishes its id inside its own script, only when it applied", async () => {
+    const prefix = uniqueName(options.prefix);
+    const client = options.client();
+    const store = redisStore({ client, prefix });
+    const listener = options.newClient() as Redis;
+    const heard: string[] = [];
+    try {
+      listener.on("message", (_channel: string, message: string) => heard.push(message));
+      await listener.subscribe(`${prefix}:invalidate`);
+      expect(store.invalidation?.publishesOnUpdate).toBe(true);
+      const r = record({ userId: "pub-user" });
+      expect(await store.create(r)).toBe(true);
+      expect(await store.update({ ...r, version: 2 }, 1, { publish: true })).toBe(true);
+      // A refused compare-and-set (stale version) and a plain update publish nothing.
+      expect(await store.update({ ...r, version: 3 }, 1, { publish: true })).toBe(false);
+      expect(await store.update({ ...r, version: 3 }, 2)).toBe(true);
+      expect(await store.update({ ...r, version: 4 }, 3, { publish: true })).toBe(true);
+      const deadline = Date.now() + 5_000;
+      while (heard.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(heard).toEqual([r.id, r.id]);
+      expect((await store.get(r.id, 0))?.version).toBe(4);
+      expect((await store.listByUser("pub-user", 0)).map((s) => s.id)).toEqual([r.id]);
+    } finally {
+      await listener.quit();
+      await dropRedisKeys(client, prefix);
+    }
+  });
+
+  it("near-cache: a write through one app drops the other app's entry, with no separate PUBLISH", async () => {
+    const prefix = uniqueName(options.prefix);
+    const [clientA, clientB] = [options.newClient(), options.newClient()];
+    let publishes = 0;
+    const publish = clientA.publish.bind(clientA) as (...args: unknown[]) => Promise<number>;
+    (clientA as { publish: unknown }).publish = (...args: unknown[]) => {
+      publishes++;
+      return publish(...args);
+    };
+    const secrets = ["near-cache-secret-0123456789abcdef01234567"];
+    const cache = { maxEntries: 10, ttl: "1m" } as const;
+    const appA = createSessions({ store: redisStore({ client: clientA, prefix }), secrets, cache });
+    const appB = createSessions({ store: redisStore({ client: clientB, prefix }), secrets, cache });
+    const reads = { a: countReads(clientA), b: countReads(clientB) };
+    try {
+      const s = await appA.load(new Request("http://localhost/"));
+      s.set("cart", ["fig"]);
+      const cookie = ((await appA.commit(s)).get("set-cookie") ?? "").split(";")[0] as string;
+      const request = () => new Request("http://localhost/", { headers: { cookie } });
+      // Until both subscriptions are up, writes do not wait for an echo and loads read Redis.
+      await cacheServesHits(appA, reads.a, request);
+      await cacheServesHits(appB, reads.b, request);
+      for (const cart of [
+        ["fig", "plum"],
+        ["fig", "plum", "kiwi"],
+      ]) {
+        expect((await appB.load(request())).get("cart")).toEqual(cart.slice(0, -1));
+        const w = await appA.load(request());
+        w.set("cart", cart);
+        await appA.commit(w);
+        // (Both apps share this process, so B may read its socket a moment after A's echo;
+        // "the very next request" is tested across processes in test/multi-server.)
+        await eventually(async () => expect((await appB.load(request())).get("cart")).toEqual(cart));
+      }
+      expect(publishes).toBe(0);
+      await appA.revoke(s.id);
+      expect(publishes).toBe(1);
+      await eventually(async () => expect((await appB.load(request())).isNew).toBe(true));
     } finally {
       await appA.close();
       await appB.close();

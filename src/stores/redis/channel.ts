@@ -1,6 +1,7 @@
 import type { InvalidationChannel, InvalidationListener } from "../../contract/store.js";
-import { echoWait } from "../echo-wait.js";
-import type { RedisClient } from "./client.js";
+import { type EchoWait, echoWait } from "../echo-wait.js";
+import { isCluster, type RedisClient } from "./client.js";
+import { SlotMasterSubscriber } from "./slot-subscriber.js";
 
 /** Ids per PUBLISH: 33 bytes each, so a message stays far below any proxy's limits. */
 const IDS_PER_MESSAGE = 1000;
@@ -11,11 +12,17 @@ export interface RedisChannelOptions {
   /** The store's key prefix: the channel is `<prefix>:invalidate`, so apps sharing a Redis stay apart. */
   prefix: string;
   /**
-   * Makes the connection that subscribes (one per cache). Default: `client.duplicate()`, which
-   * the channel disconnects when the cache stops.
+   * Makes the connection that subscribes (one per cache), which the channel disconnects when
+   * the cache stops. Default: `client.duplicate()`; on a Cluster, a connection to the master of
+   * the channel name's slot, the same node for every process (see slot-subscriber.ts).
    */
   subscriber?: () => RedisClient;
+  /** Shared with the store's publishing update (UPDATE_PUBLISH), which waits for its echo too. */
+  echo?: EchoWait;
 }
+
+/** The channel of a key prefix. */
+export const redisChannelName = (prefix: string) => `${prefix}:invalidate`;
 
 type Subscriber = RedisClient & {
   subscribe(channel: string): Promise<unknown>;
@@ -34,13 +41,16 @@ type Subscriber = RedisClient & {
  * (seen after a failover: 3 ms earlier). So while this process has a subscription up, a publish
  * resolves only once that subscription received the message: Redis writes a message to all
  * subscribers together, so by then the other processes' connections have it too, and the
- * client's very next request anywhere finds its cache entry gone.
+ * client's very next request anywhere finds its cache entry gone. That holds on one node: on a
+ * Cluster every process subscribes on the same node for it (slot-subscriber.ts).
  */
 export function redisChannel(options: RedisChannelOptions): InvalidationChannel {
   const { client } = options;
-  const name = `${options.prefix}:invalidate`;
-  const makeSubscriber = options.subscriber ?? (() => client.duplicate() as RedisClient);
-  const echo = echoWait();
+  const name = redisChannelName(options.prefix);
+  const makeSubscriber =
+    options.subscriber ??
+    (() => (isCluster(client) ? (new SlotMasterSubscriber(client, name) as unknown as RedisClient) : client.duplicate()));
+  const echo = options.echo ?? echoWait();
   const publishAndAwaitEcho = (message: string) => echo.publish(message, () => client.publish(name, message));
   return {
     subscribe(listener: InvalidationListener) {

@@ -52,28 +52,39 @@ return 1
 );
 
 /**
- * Compare-and-set of the whole row; login and rotation are this too (a new `h`, same key).
- * KEYS: session. ARGV: idx, prefix, id, ttl, score, expected version, field pairs...
- * -> 0 when gone (or an old-format hash) or the version differs, else {1, previous user id or nil}.
- * A deleted key stays deleted: the version check fails on a missing hash.
+ * The compare-and-set body; `fields` is the ARGV index of the first field pair, `after` runs
+ * once the row is written (the publishing variant's PUBLISH).
  */
-export const UPDATE = script(
-  "update",
-  `
+const updateBody = (fields: number, after: string) => `
 local f = redis.call('HMGET', KEYS[1], 'v', 'h', 'u')
 if not f[2] or f[1] ~= ARGV[6] then return 0 end
 local old = f[3]
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+redis.call('HSET', KEYS[1], unpack(ARGV, ${fields}))
 expire(KEYS[1], ARGV[4])
 if ARGV[1] == '1' then
   local new = redis.call('HGET', KEYS[1], 'u')
   if old and old ~= new then redis.call('ZREM', ukey(old), ARGV[3]) end
   if new then redis.call('ZADD', ukey(new), ARGV[5], ARGV[3]) end
-end
+end${after}
 return {1, old}
-`,
-);
+`;
+
+/**
+ * Compare-and-set of the whole row; login and rotation are this too (a new `h`, same key).
+ * KEYS: session. ARGV: idx, prefix, id, ttl, score, expected version, field pairs...
+ * -> 0 when gone (or an old-format hash) or the version differs, else {1, previous user id or nil}.
+ * A deleted key stays deleted: the version check fails on a missing hash.
+ */
+export const UPDATE = script("update", updateBody(7, ""));
+
+/**
+ * UPDATE that also publishes the id on the invalidation channel, in the same round trip, once
+ * the row is written (the near-cache's `publishesOnUpdate`). PUBLISH names no key, so it is
+ * allowed in a Cluster script too. A refused update publishes nothing.
+ * KEYS: session. ARGV: as UPDATE, with the channel name at [7] and the field pairs from [8].
+ */
+export const UPDATE_PUBLISH = script("update-publish", updateBody(8, "\nredis.call('PUBLISH', ARGV[7], ARGV[3])"));
 
 /**
  * Timestamps and TTL only, and only while the row still carries the caller's secret hash:
