@@ -24,6 +24,7 @@ export type {
   StoreStats,
   UpdateOptions,
 } from "./contract/store.js";
+export { updateMessage } from "./contract/store.js";
 export type { ResolvedConfig, SessionsOptions } from "./core/config.js";
 export type { SessionEventName, SessionEvents, SessionListener } from "./core/events.js";
 export type { Instrumentation, InstrumentedWork } from "./core/instrumentation.js";

@@ -76,9 +76,10 @@ export interface SessionStore {
    * row is gone or its version differs. Login and rotation are such an update.
    *
    * `options.publish` is only ever passed to a store whose {@link InvalidationChannel} says
-   * `publishesOnUpdate`: the write itself then tells every subscriber that `session.id`
-   * changed, in the same statement (or script), so a successful update needs no separate
-   * `publish()`. Other stores never receive it and may ignore the argument.
+   * `publishesOnUpdate`: the write itself then publishes {@link updateMessage}`(session.id,
+   * session.version)` to every subscriber, in the same statement (or script), so a successful
+   * update needs no separate `publish()`. Other stores never receive it and may ignore the
+   * argument.
    */
   update(session: StoredSession, expectedVersion: number, options?: UpdateOptions): Promise<boolean>;
 
@@ -170,10 +171,12 @@ export interface InvalidationChannel {
    */
   readonly synchronous?: boolean;
   /**
-   * True when `update(row, version, { publish: true })` delivers this id's invalidation as
-   * part of the write, with the guarantees of `publish()` (PostgreSQL: `pg_notify` in the
-   * UPDATE's own statement, sent when it commits). The engine then saves the separate publish
-   * round trip on every write; a write that fails publishes nothing.
+   * True when `update(row, version, { publish: true })` publishes `updateMessage(row.id,
+   * row.version)` as part of the write, with the guarantees of `publish()` (PostgreSQL:
+   * `pg_notify` in the UPDATE's own statement, sent when it commits; Redis: PUBLISH in the
+   * update's script). The engine then saves the separate publish round trip on every write; a
+   * write that fails publishes nothing. Messages of one session reach each subscriber in the
+   * order of its writes.
    */
   readonly publishesOnUpdate?: boolean;
   /**
@@ -183,6 +186,15 @@ export interface InvalidationChannel {
    */
   poll?(): void;
 }
+
+/**
+ * The ids a write of `version` publishes: the id itself, which every cache drops, and
+ * `<id>@<version>`, by which the writer's own cache recognises its write's message when it
+ * comes back and may keep the row it just wrote (write-through). Caches of an older
+ * sessionkit, which know only ids, drop the id and ignore the other one, so a rolling deploy
+ * stays correct.
+ */
+export const updateMessage = (id: string, version: number): readonly [string, string] => [id, `${id}@${version}`];
 
 /** See {@link SessionStore.update}. */
 export interface UpdateOptions {

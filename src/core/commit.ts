@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { SessionConflictError, SessionDataTooLargeError, SessionStateError } from "../contract/errors.js";
-import type { StoredSession } from "../contract/store.js";
+import { type StoredSession, updateMessage } from "../contract/store.js";
 import { hashSecret } from "../crypto/token.js";
 import { type CommitHeaders, clearingHeaders, plainHeaders, tokenHeaders } from "../http/response-headers.js";
 import type { Engine } from "./engine.js";
@@ -90,17 +90,18 @@ export function createCommitter(engine: Engine) {
       : codec.headerValue(token);
   }
 
+  /** `value`: the token to send, when the action is "set" (computed once: a cookie payload is sealed afresh each time). */
   function headersFor(
     st: SessionState,
     action: TokenAction,
-    secretHash: string,
+    value: string | null,
     expiry: number | null,
     now: number,
   ): CommitHeaders {
     if (action === "set") {
       // A browser-session cookie (setLifetime({ persistent: false })) carries no expiry; the row keeps its own.
       const cookieExpiry = st.lifetime?.persistent === false ? null : expiry;
-      return tokenHeaders(vary, st.transport, tokenValue(st, secretHash), cookieExpiry, now);
+      return tokenHeaders(vary, st.transport, value as string, cookieExpiry, now);
     }
     if (action === "clear") return clearingHeaders(vary, st.transport);
     return plainHeaders(vary);
@@ -257,9 +258,11 @@ export function createCommitter(engine: Engine) {
 
       if (plan.effect === "touch") {
         const expiry = expiresAt(config.policy, base.createdAt, now, st.lifetime);
-        const headers = headersFor(st, plan.token, base.secretHash, expiry, now);
+        const value = plan.token === "set" ? tokenValue(st, base.secretHash) : null;
+        const headers = headersFor(st, plan.token, value, expiry, now);
         if (await engine.call("touch", () => store.touch(id, base.secretHash, now, expiry))) {
           engine.cache?.touched(id, base.version, now, expiry);
+          if (value !== null) st.raw = value;
           base.lastActiveAt = now;
           base.expiresAt = expiry;
           if (lane.latest?.row.version === base.version) lane.latest = null;
@@ -291,16 +294,19 @@ export function createCommitter(engine: Engine) {
         meta: st.meta,
       };
       // Built before the write: a cookie too large fails the commit with nothing written.
-      const headers = headersFor(st, plan.token, secretHash, expiry, now);
+      const value = plan.token === "set" ? tokenValue(st, secretHash) : null;
+      const headers = headersFor(st, plan.token, value, expiry, now);
       const rotated = st.rotated;
       const limit = rotated === "login" ? limitAround(engine, st.userId, id) : null;
       await limit?.before();
       // With the cache on and a channel that can, the write carries its own invalidation:
       // one round trip instead of two.
       const publish = engine.cache?.channel.publishesOnUpdate === true;
+      const ticket = engine.cache?.ticket() ?? 0;
       if (await engine.call("update", () => store.update(row, base.version, publish ? PUBLISH : undefined))) {
         lane.latest = latestOf(row, rebase(st, row, dataBytes));
-        await engine.changed([id], publish);
+        if (value !== null) st.raw = value;
+        await cacheWritten(st, row, dataBytes, publish, ticket);
         if (rotated) events.emit("rotated", { id, userId: row.userId, reason: rotated });
         await limit?.after();
         return headers;
@@ -317,6 +323,38 @@ export function createCommitter(engine: Engine) {
       if (attempt > 1) await sleep(Math.random() * Math.min(BACKOFF_CAP_MS, 2 ** (attempt - 1)));
       conflict = await readCurrent(st, config.clock());
     }
+  }
+
+  /** The near-cache's entry for the row just written, as the client's next request will present it. */
+  function entryOf(st: SessionState, dataBytes: Uint8Array) {
+    return {
+      id: st.id as string,
+      raw: st.raw as string,
+      kind: st.transport.kind === "cookie" ? "cookie" : st.transport.header,
+      secret: st.secret as string,
+      base: st.base as LoadedRow,
+      // Decoded from the bytes, not copied from the app's objects: a hit must see what a
+      // store read would (JSON turns a Date into a string, drops undefined...).
+      data: codec.decodeData(dataBytes),
+    };
+  }
+
+  /**
+   * After an update: tells every cache that the session is now at `row.version`
+   * (`updateMessage`), unless the store's write did (`published`), and keeps the written row in
+   * this process's cache, so the session's next request here reads nothing (write-through).
+   * `ticket` was taken before the write: a delete, revoke or later write of the session heard
+   * since keeps the row out (NearCache.offer).
+   */
+  async function cacheWritten(st: SessionState, row: StoredSession, dataBytes: Uint8Array, published: boolean, ticket: number) {
+    const cache = engine.cache;
+    if (cache === null) return;
+    // Drops this process's entry of the old version, whether or not the store's echo came back.
+    if (published) cache.invalidate(updateMessage(row.id, row.version));
+    else await engine.changed([row.id], row.version);
+    // A client still holding another secret (a merged rotation of another request) is sent none now.
+    if (st.raw !== null && st.secret !== null && !cache.empty)
+      cache.offer(ticket, entryOf(st, dataBytes), st.cookiePayload, true);
   }
 
   /** Whether a session that was never stored holds anything worth a row. */
@@ -361,13 +399,19 @@ export function createCommitter(engine: Engine) {
       userAgent: st.userAgent,
       meta: st.meta,
     };
-    const headers = headersFor(st, plan.token, secretHash, expiry, now);
+    const value = tokenValue(st, secretHash);
+    const headers = headersFor(st, plan.token, value, expiry, now);
     const limit = limitAround(engine, st.userId, id);
     await limit.before();
+    const ticket = engine.cache?.ticket() ?? 0;
     if (!(await engine.call("create", () => store.create(row)))) {
       throw new SessionStateError("a freshly generated session id already exists; check the random source");
     }
     rebase(st, row, dataBytes);
+    st.raw = value;
+    // The new session's next request is a hit. Nothing was cached under a new id: no message
+    // to wait for, only an invalidation (a revoke) heard since the ticket keeps it out.
+    if (engine.cache !== null && !engine.cache.empty) engine.cache.offer(ticket, entryOf(st, dataBytes), st.cookiePayload, true);
     events.emit("created", { id, userId: row.userId });
     await limit.after();
     return headers;
@@ -395,7 +439,7 @@ export function createCommitter(engine: Engine) {
       const lane = lanes.get(id);
       if (lane) lane.latest = null;
     }
-    const headers = headersFor(st, plan.token, "", null, 0);
+    const headers = headersFor(st, plan.token, null, null, 0);
     Object.assign(st, freshState(st.transport, false, st.ip, st.userAgent));
     return headers;
   }

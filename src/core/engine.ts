@@ -1,6 +1,6 @@
 import { parseDuration } from "../contract/duration.js";
 import { SessionConfigError, SessionError, SessionStoreError } from "../contract/errors.js";
-import type { SessionStore } from "../contract/store.js";
+import { type SessionStore, updateMessage } from "../contract/store.js";
 import { generateId, generateSecret, hashSecret, safeEqual } from "../crypto/token.js";
 import { varyFor } from "../http/response-headers.js";
 import { type Codec, createCodec } from "./codec.js";
@@ -33,10 +33,11 @@ export interface Engine {
    * cache and tells every other process through the store's channel. Resolves to the error
    * when the channel did not take the message (also reported on the `error` event), else
    * null; never rejects, because the write it follows has already happened. A no-op without
-   * a cache. `published`: the write already told the other processes (`publishesOnUpdate`),
-   * so only this process's cache is updated.
+   * a cache. `version`: an update of the one id wrote this version, and the message says so
+   * (`updateMessage`), so a cache that holds exactly that version (the writer's, after
+   * write-through) keeps it.
    */
-  changed(ids: readonly string[] | "all", published?: boolean): Promise<SessionStoreError | null>;
+  changed(ids: readonly string[] | "all", version?: number): Promise<SessionStoreError | null>;
 }
 
 export function createEngine(config: ResolvedConfig): Engine {
@@ -107,14 +108,14 @@ export function createEngine(config: ResolvedConfig): Engine {
     store,
     codec,
     cache,
-    async changed(ids, published = false) {
+    async changed(ids, version) {
       if (cache === null) return null;
-      if (ids === "all") cache.invalidateAll();
-      else if (ids.length === 0) return null;
-      else cache.invalidate(ids);
-      if (published) return null; // the write itself told the other processes
+      const message = version !== undefined && ids !== "all" && ids.length === 1 ? updateMessage(ids[0] as string, version) : ids;
+      if (message === "all") cache.invalidateAll();
+      else if (message.length === 0) return null;
+      else cache.invalidate(message);
       try {
-        await call("publish", () => cache.channel.publish(ids));
+        await call("publish", () => cache.channel.publish(message));
         return null;
       } catch (error) {
         // Other processes' caches may serve these sessions until their ttl: say so, but do

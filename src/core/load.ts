@@ -62,6 +62,7 @@ export function freshState(transport: Transport, hadToken: boolean, ip: string |
     keep: false,
     keyStale: false,
     cookiePayload: null,
+    raw: null,
     transport,
     hadToken,
     interrupted: false,
@@ -198,6 +199,7 @@ export async function loadSession<Data extends SessionData>(
   state.meta = row.meta;
   state.keyStale = opened.keyStale;
   state.cookiePayload = transport.kind === "cookie" ? codec.openPayload(id, row.secretHash, parsed.sealedPayload) : null;
+  state.raw = raw;
   if (cache !== null && !opened.keyStale) {
     cache.offer(ticket, { id, raw, kind, secret, base: opened.base, data: opened.data }, state.cookiePayload);
   }
@@ -246,5 +248,6 @@ async function cachedSession<Data extends SessionData>(
   state.lifetime = base.lifetime;
   state.meta = base.meta;
   state.cookiePayload = entry.cookiePayload;
+  state.raw = raw;
   return new Session<Data>(engine.context, state);
 }

@@ -57,6 +57,37 @@ function copierFor(serializer: Serializer): (data: Record<string, unknown>, byte
 
 /** Ids remembered as "invalidated after ticket t" before the oldest are forgotten wholesale. */
 const MAX_TOMBSTONES = 10_000;
+/** Session ids are 32 characters; `@` follows one in a versioned message. */
+const ID_LENGTH = 32;
+const AT = 64;
+
+/**
+ * What was heard of one id, as ticket numbers: the last invalidation that named no version
+ * (`any`), the last that named `version`, and the last that named any other version. Enough
+ * to tell whether anything but "now at version v" came after a given ticket.
+ */
+interface Tombstone {
+  any: number;
+  version: number | null;
+  versionSeq: number;
+  otherSeq: number;
+}
+
+/** Whether anything heard after `ticket` may have made a row of `version` stale. */
+function killedSince(tomb: Tombstone, version: number, ticket: number): boolean {
+  if (tomb.any > ticket) return true;
+  return tomb.version === version ? tomb.otherSeq > ticket : tomb.versionSeq > ticket;
+}
+
+/** What a cache entry is made of. */
+export interface EntryFields {
+  id: string;
+  raw: string;
+  kind: string;
+  secret: string;
+  base: LoadedRow;
+  data: Record<string, unknown>;
+}
 
 /**
  * The near-cache of one `createSessions` instance: verified tokens and decoded rows keyed by
@@ -69,7 +100,7 @@ const MAX_TOMBSTONES = 10_000;
  */
 export class NearCache implements InvalidationListener {
   readonly #entries = new Map<string, CacheEntry>();
-  readonly #tombstones = new Map<string, number>();
+  readonly #tombstones = new Map<string, Tombstone>();
   readonly #settings: CacheSettings;
   readonly #clock: () => number;
   readonly #copy: (data: Record<string, unknown>, bytes: Uint8Array) => Record<string, unknown>;
@@ -101,6 +132,11 @@ export class NearCache implements InvalidationListener {
 
   get up(): boolean {
     return this.#up;
+  }
+
+  /** Nothing can be cached now (channel down, or `maxEntries: 0`): no point preparing an entry. */
+  get empty(): boolean {
+    return !this.#up || this.#settings.maxEntries === 0;
   }
 
   get size(): number {
@@ -141,22 +177,32 @@ export class NearCache implements InvalidationListener {
     return this.#seq;
   }
 
-  /** Caches a verified, decoded row read after `ticket`; `data` is copied (the request keeps its own). */
-  offer(
-    ticket: number,
-    fields: { id: string; raw: string; kind: string; secret: string; base: LoadedRow; data: Record<string, unknown> },
-    cookiePayload: string | null,
-  ): void {
+  /**
+   * Caches a verified, decoded row read or written after `ticket`, unless an invalidation heard
+   * since then may have made it stale: any change of the session except one that named this
+   * very version (its own write's message, `updateMessage`). `data` is copied (the request
+   * keeps its own) unless `owned` (the caller made it for the cache).
+   *
+   * After this process's own update (write-through) the ticket is taken before the write, so
+   * a delete, revoke or later write of the session anywhere that reaches this cache before the
+   * offer keeps it out, in whatever order the messages arrive, and one that arrives after it
+   * drops the entry.
+   */
+  offer(ticket: number, fields: EntryFields, cookiePayload: string | null, owned = false): void {
     if (!this.#up || this.#settings.maxEntries === 0 || ticket < this.#floor) return;
-    const dead = this.#tombstones.get(fields.id);
-    if (dead !== undefined && dead > ticket) return;
+    const tomb = this.#tombstones.get(fields.id);
+    if (tomb !== undefined && killedSince(tomb, fields.base.version, ticket)) return;
+    this.#insert(fields, owned ? fields.data : this.#copy(fields.data, fields.base.dataBytes), cookiePayload);
+  }
+
+  #insert(fields: EntryFields, data: Record<string, unknown>, cookiePayload: string | null): void {
     const entry: CacheEntry = {
       id: fields.id,
       raw: Buffer.from(fields.raw, "latin1"),
       kind: fields.kind,
       secret: fields.secret,
       base: { ...fields.base },
-      data: this.#copy(fields.data, fields.base.dataBytes),
+      data,
       cookiePayload,
       storedAt: this.#clock(),
     };
@@ -175,17 +221,50 @@ export class NearCache implements InvalidationListener {
     entry.base.expiresAt = expiresAt;
   }
 
+  /**
+   * Drops the entries of these ids. A message may also name versions (`updateMessage`: the id
+   * and `<id>@<version>`): the session is now at that version, so an entry of exactly that
+   * version stays (this process wrote it) and the plain id beside it drops only the others.
+   */
   invalidate(ids: readonly string[]): void {
     const seq = ++this.#seq;
-    for (const id of ids) {
-      this.#entries.delete(id);
-      this.#tombstones.set(id, seq);
+    // A plain id beside its own `<id>@<version>` is part of that one message: first the versions.
+    let versions: Map<string, number> | null = null;
+    for (const token of ids) {
+      if (token.length <= ID_LENGTH || token.charCodeAt(ID_LENGTH) !== AT) continue;
+      const version = Number(token.slice(ID_LENGTH + 1));
+      const id = token.slice(0, ID_LENGTH);
+      if (Number.isSafeInteger(version)) (versions ??= new Map()).set(id, version);
+      else this.#kill(id, null, seq);
     }
+    for (const token of ids) {
+      const versioned = token.length > ID_LENGTH && token.charCodeAt(ID_LENGTH) === AT;
+      if (!versioned && !versions?.has(token)) this.#kill(token, null, seq);
+    }
+    if (versions !== null) for (const [id, version] of versions) this.#kill(id, version, seq);
     if (this.#tombstones.size > MAX_TOMBSTONES) {
       // Forget the tombstones, and with them every load in flight: none of those may insert.
       this.#tombstones.clear();
       this.#floor = seq + 1;
       this.#seq = seq + 1;
+    }
+  }
+
+  /** `version`: the session is now at it (null: changed in an unknown way, or gone). */
+  #kill(id: string, version: number | null, seq: number): void {
+    const entry = this.#entries.get(id);
+    if (entry !== undefined && entry.base.version !== version) this.#entries.delete(id);
+    let tomb = this.#tombstones.get(id);
+    if (tomb === undefined) {
+      tomb = { any: 0, version: null, versionSeq: 0, otherSeq: 0 };
+      this.#tombstones.set(id, tomb);
+    }
+    if (version === null) tomb.any = seq;
+    else if (tomb.version === version) tomb.versionSeq = seq;
+    else {
+      tomb.otherSeq = tomb.versionSeq;
+      tomb.version = version;
+      tomb.versionSeq = seq;
     }
   }
 

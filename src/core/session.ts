@@ -86,6 +86,11 @@ export interface SessionState {
   keyStale: boolean;
   /** The decrypted cookieKeys payload the request carried, to know when to resend it. */
   cookiePayload: string | null;
+  /**
+   * The token value the client holds: the one the request carried, or the one the last commit
+   * sent. The near-cache keeps a written row under it (write-through). Null when unknown.
+   */
+  raw: string | null;
   /** The transport the response goes out on. */
   transport: Transport;
   /** The request carried a value on that transport (valid or not). */

@@ -10,6 +10,8 @@
 export const ECHO_WAIT_MS = 500;
 
 export interface EchoWait {
+  /** Whether a subscription of this process is up (a publish then waits for its echo). */
+  readonly subscribed: boolean;
   /** A subscription of this process is up / went down. */
   up(): void;
   down(): void;
@@ -27,6 +29,9 @@ export function echoWait(timeoutMs: number = ECHO_WAIT_MS): EchoWait {
   /** Messages published by this process and not yet received back, with who waits for them. */
   const awaiting = new Map<string, Set<() => void>>();
   return {
+    get subscribed() {
+      return subscriptionsUp > 0;
+    },
     up: () => {
       subscriptionsUp++;
     },

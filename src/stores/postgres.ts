@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import type { MigrateResult, SessionStore, StoredSession } from "../contract/store.js";
+import { type MigrateResult, type SessionStore, type StoredSession, updateMessage } from "../contract/store.js";
 import { echoWait } from "./echo-wait.js";
-import { channelNameOf, listenClientOf, postgresChannel } from "./postgres/channel.js";
+import { channelNameOf, type ListenClient, listenClientOf, postgresChannel } from "./postgres/channel.js";
 import { postgresSql } from "./postgres/sql.js";
 import {
   bufferOf,
@@ -21,6 +21,8 @@ import {
 } from "./sql/shared.js";
 
 /** One query as the store sends it (pg's `QueryConfig`, the fields this store uses). */
+export type { ListenClient } from "./postgres/channel.js";
+
 export interface PostgresQuery {
   text: string;
   values?: unknown[];
@@ -75,6 +77,13 @@ export interface PostgresStoreOptions {
    * @default true
    */
   preparedStatements?: boolean;
+  /**
+   * Makes the near-cache's LISTEN connection: a new, unconnected `pg.Client` (one per cache,
+   * held open). Default: a `pg.Client` with the pool's own settings. Give one when the pool
+   * goes through a pooler that cannot LISTEN (PgBouncer in transaction mode): connect it to
+   * PostgreSQL directly.
+   */
+  listenClient?: () => ListenClient | Promise<ListenClient>;
 }
 
 /** A PostgreSQL store: a `SessionStore` whose `migrate()` and `schemaSql()` always exist. */
@@ -242,8 +251,9 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         if (!options?.publish) return (await query(sql.update, [...rowValues(session), expectedVersion], true)).rowCount === 1;
         let applied = false;
         // Like a publish: resolves once this process's own LISTEN got the notification back.
-        await echo.publish(session.id, async () => {
-          const values = [...rowValues(session), expectedVersion, channelName];
+        const message = updateMessage(session.id, session.version).join(",");
+        await echo.publish(message, async () => {
+          const values = [...rowValues(session), expectedVersion, channelName, message];
           applied = (await query(sql.updateNotify, values, true)).rowCount === 1;
           return applied;
         });
@@ -294,7 +304,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         notify: async (channel, payload) => {
           await query("SELECT pg_notify($1, $2)", [channel, payload]);
         },
-        listenClient: async () => listenClientOf(await pool()),
+        listenClient: async () => (options.listenClient ? options.listenClient() : listenClientOf(await pool())),
         echo,
       }),
       publishesOnUpdate: true,

@@ -1,7 +1,13 @@
 import type { Cluster, Redis } from "ioredis";
 import { type Duration, parseDuration } from "../contract/duration.js";
 import { SessionConfigError } from "../contract/errors.js";
-import type { SessionStore, StoredSession, StoredSessionInfo, StoreStats } from "../contract/store.js";
+import {
+  type SessionStore,
+  type StoredSession,
+  type StoredSessionInfo,
+  type StoreStats,
+  updateMessage,
+} from "../contract/store.js";
 import { echoWait } from "./echo-wait.js";
 import { redisChannel, redisChannelName } from "./redis/channel.js";
 import {
@@ -44,6 +50,13 @@ export interface RedisStoreOptions {
    * @default false
    */
   closeClient?: boolean;
+  /**
+   * Makes the near-cache's subscription connection (one per cache; the store disconnects it
+   * when the cache stops). Default: `client.duplicate()`, and on a Cluster a connection to the
+   * master serving the channel's slot. Give one when commands go through a proxy that has no
+   * pub/sub: connect it to Redis directly.
+   */
+  subscriber?: () => Redis | Cluster;
 }
 
 /**
@@ -308,11 +321,17 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
     }
   }
 
+  // The near-cache's channel (createSessions({ cache })): pub/sub, subscribed only when a cache is on.
+  const invalidation = redisChannel({ client, prefix, echo, ...(options.subscriber ? { subscriber: options.subscriber } : {}) });
+  // Updates publish inside their own script (UPDATE_PUBLISH): no separate PUBLISH per write.
+  // On a Cluster only while this process's own subscription is up, so the write waits for its
+  // echo: the script's node replies before the message has crossed the bus to the subscribers'
+  // node. Otherwise the engine publishes after the write, on that node (see redisChannel).
+  Object.defineProperty(invalidation, "publishesOnUpdate", { get: () => !cluster || echo.subscribed, enumerable: true });
+
   return scrubbed({
     name: "redis",
-    // The near-cache's channel (createSessions({ cache })): pub/sub, subscribed only when a cache is on.
-    // Updates publish inside their own script (UPDATE_PUBLISH): no separate PUBLISH per write.
-    invalidation: { ...redisChannel({ client, prefix, echo }), publishesOnUpdate: true },
+    invalidation,
 
     async get(id, now) {
       const row = parseHash(id, await redis.hgetallBuffer(sessionKey(id)));
@@ -330,9 +349,10 @@ export function redisStore(options: RedisStoreOptions): SessionStore {
       const keys = [sessionKey(session.id)];
       let reply: unknown;
       if (options?.publish) {
-        // Like a publish: resolves once this process's own subscription got the id back.
-        await echo.publish(session.id, async () => {
-          const args = [...head(session), String(expectedVersion), channelName, ...hashFields(session)];
+        // Like a publish: resolves once this process's own subscription got the message back.
+        const message = updateMessage(session.id, session.version).join(",");
+        await echo.publish(message, async () => {
+          const args = [...head(session), String(expectedVersion), channelName, message, ...hashFields(session)];
           reply = await runScript(redis, UPDATE_PUBLISH, keys, args);
           return outcome(reply).ok;
         });

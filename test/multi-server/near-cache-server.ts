@@ -2,8 +2,8 @@
  * One app server of the near-cache test, run as its own process (`node --import tsx`): a
  * node:http app with `createSessions({ cache })` on Redis, PostgreSQL or a Redis Cluster
  * (SK_STORE), its store connection on SK_URL and its invalidation channel's connection on
- * SK_CHANNEL_URL (a proxy the test can cut; a Cluster uses the store's own channel, SK_URL
- * being its seed nodes as JSON). Prints `{"port":N}` once it listens on 127.0.0.1.
+ * SK_CHANNEL_URL (a proxy the test can cut; the store's `subscriber` / `listenClient` option;
+ * a Cluster subscribes as it would by default, SK_URL being its seed nodes as JSON). Prints `{"port":N}` once it listens on 127.0.0.1.
  *
  *   POST /login?user=U   login(U)            GET /get     the session as JSON
  *   POST /set?v=V        set("v", V)
@@ -12,12 +12,10 @@
 import http from "node:http";
 import { Cluster, Redis } from "ioredis";
 import pg from "pg";
-import type { InvalidationChannel } from "../../src/contract/store.js";
+import type { InvalidationChannel, InvalidationListener } from "../../src/contract/store.js";
 import { createSessions, type SessionStore } from "../../src/index.js";
-import { listenClientOf, postgresChannel } from "../../src/stores/postgres/channel.js";
-import { postgresSql } from "../../src/stores/postgres/sql.js";
+import { listenClientOf } from "../../src/stores/postgres/channel.js";
 import { postgresStore } from "../../src/stores/postgres.js";
-import { redisChannel } from "../../src/stores/redis/channel.js";
 import { redisStore } from "../../src/stores/redis.js";
 
 const env = (name: string) => {
@@ -36,18 +34,20 @@ let up = false;
  * told (a second subscription would have its own connection, up or down at other moments).
  */
 function observed(channel: InvalidationChannel): InvalidationChannel {
-  return {
-    ...channel,
-    subscribe: (listener) =>
-      channel.subscribe({
-        invalidate: (ids) => listener.invalidate(ids),
-        invalidateAll: () => listener.invalidateAll(),
-        state: (state) => {
-          up = state;
-          listener.state(state);
-        },
-      }),
-  };
+  // Object.create, not a spread: the Redis channel's publishesOnUpdate is a getter.
+  return Object.create(channel, {
+    subscribe: {
+      value: (listener: InvalidationListener) =>
+        channel.subscribe({
+          invalidate: (ids) => listener.invalidate(ids),
+          invalidateAll: () => listener.invalidateAll(),
+          state: (state) => {
+            up = state;
+            listener.state(state);
+          },
+        }),
+    },
+  }) as InvalidationChannel;
 }
 const closers: Array<() => Promise<unknown>> = [];
 if (kind === "redis-cluster") {
@@ -58,27 +58,19 @@ if (kind === "redis-cluster") {
 } else if (kind === "redis") {
   const client = new Redis(env("SK_URL"), { maxRetriesPerRequest: 1 });
   closers.push(() => client.quit());
-  const base = redisStore({ client, prefix: name });
-  const channel = redisChannel({
+  const base = redisStore({
     client,
     prefix: name,
     subscriber: () => new Redis(env("SK_CHANNEL_URL"), { retryStrategy: () => 50, maxRetriesPerRequest: 1 }),
   });
-  store = Object.create(base, { invalidation: { value: observed(channel) } }) as SessionStore;
+  store = Object.create(base, { invalidation: { value: observed(base.invalidation as InvalidationChannel) } }) as SessionStore;
 } else {
   const pool = new pg.Pool({ connectionString: env("SK_URL"), max: 4 });
   pool.on("error", () => {});
   closers.push(() => pool.end());
-  const base = postgresStore({ pool, table: name });
   const channelPool = new pg.Pool({ connectionString: env("SK_CHANNEL_URL") });
-  const channel = postgresChannel({
-    qualifiedTable: postgresSql("public", name).qualified,
-    notify: async (channelName, payload) => {
-      await pool.query("SELECT pg_notify($1, $2)", [channelName, payload]);
-    },
-    listenClient: async () => listenClientOf(channelPool),
-  });
-  store = Object.create(base, { invalidation: { value: observed(channel) } }) as SessionStore;
+  const base = postgresStore({ pool, table: name, listenClient: () => listenClientOf(channelPool) });
+  store = Object.create(base, { invalidation: { value: observed(base.invalidation as InvalidationChannel) } }) as SessionStore;
 }
 
 const sessions = createSessions<Record<string, unknown>>({

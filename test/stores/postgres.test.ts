@@ -143,7 +143,7 @@ describe(`postgres store (${url})`, () => {
         w.set("cart", ["fig", "plum"]);
         await a.commit(w);
         expect(texts.filter((t) => t.includes("pg_notify"))).toHaveLength(1);
-        expect(texts.some((t) => t.startsWith("WITH updated AS (UPDATE") && t.includes("pg_notify($13, id)"))).toBe(true);
+        expect(texts.some((t) => t.startsWith("WITH updated AS (UPDATE") && t.includes("pg_notify($13, $14)"))).toBe(true);
         let seen: unknown;
         for (let i = 0; i < 100 && JSON.stringify(seen) !== '["fig","plum"]'; i++) {
           seen = (await b.load(request)).get("cart");

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Duration, InvalidationChannel, InvalidationListener, SessionStore, Sessions } from "../../src/index.js";
-import { createSessions, SessionConfigError } from "../../src/index.js";
+import { createSessions, SessionConfigError, updateMessage } from "../../src/index.js";
 import { memoryStore } from "../../src/stores/memory.js";
 import { sqlitePruneMode } from "../../src/stores/sqlite/store.js";
 import { sqliteStore } from "../../src/stores/sqlite.js";
@@ -334,7 +334,8 @@ describe("near-cache", () => {
     expect(spy.calls).toEqual(["get", "get"]);
     s.set("x", 1);
     await sessions.commit(s);
-    expect(channel.published).toEqual([[s.id]]);
+    // The id, and the version it is now at (updateMessage: old caches just drop the id).
+    expect(channel.published).toEqual([[s.id, `${s.id}@2`]]);
   });
 
   it("a channel that publishes on update gets the invalidation inside the write, not as a second call", async () => {
@@ -350,7 +351,8 @@ describe("near-cache", () => {
         value: async (row: Parameters<SessionStore["update"]>[0], version: number, options?: { publish?: boolean }) => {
           const applied = await inner.update(row, version);
           updates.push({ publish: options?.publish, applied });
-          if (applied && options?.publish) for (const l of channelListeners(channel)) l.invalidate([row.id]);
+          if (applied && options?.publish)
+            for (const l of channelListeners(channel)) l.invalidate(updateMessage(row.id, row.version));
           return applied;
         },
       },

@@ -93,12 +93,12 @@ VALUES ($1, $2, $3, $4, $5, ${ts("$6")}, ${ts("$7")}, ${ts("$8")}, $9, $10, $11)
 last_active_at = ${ts("$7")}, expires_at = ${ts("$8")}, ip = $9, user_agent = $10, meta = $11 WHERE id = $1 AND version = $12`,
     /**
      * The same compare-and-set, telling the near-caches of every process in its own statement
-     * (`$13`: the LISTEN channel): the notification is sent when the update commits, and only
+     * (`$13`: the LISTEN channel, `$14`: the message): the notification is sent when the update commits, and only
      * if it updated a row. Returns one row per row updated, so rowCount means the same.
      */
     updateNotify: `WITH updated AS (UPDATE ${qualified} SET secret_hash = $2, user_id = $3, data = $4, version = $5,
 created_at = ${ts("$6")}, last_active_at = ${ts("$7")}, expires_at = ${ts("$8")}, ip = $9, user_agent = $10, meta = $11
-WHERE id = $1 AND version = $12 RETURNING id) SELECT pg_notify($13, id) FROM updated`,
+WHERE id = $1 AND version = $12 RETURNING id) SELECT pg_notify($13, $14) FROM updated`,
     /** Only while the secret is the one the caller holds: a rotated row is not refreshed for the old token. */
     touch: `UPDATE ${qualified} SET last_active_at = ${ts("$3")}, expires_at = ${ts("$4")} WHERE id = $1 AND secret_hash = $2`,
     delete: `DELETE FROM ${qualified} WHERE id = $1`,

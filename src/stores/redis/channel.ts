@@ -1,7 +1,7 @@
 import type { InvalidationChannel, InvalidationListener } from "../../contract/store.js";
 import { type EchoWait, echoWait } from "../echo-wait.js";
 import { isCluster, type RedisClient } from "./client.js";
-import { SlotMasterSubscriber } from "./slot-subscriber.js";
+import { channelSlot, masterOfSlot, SlotMasterSubscriber } from "./slot-subscriber.js";
 
 /** Ids per PUBLISH: 33 bytes each, so a message stays far below any proxy's limits. */
 const IDS_PER_MESSAGE = 1000;
@@ -51,7 +51,20 @@ export function redisChannel(options: RedisChannelOptions): InvalidationChannel 
     options.subscriber ??
     (() => (isCluster(client) ? (new SlotMasterSubscriber(client, name) as unknown as RedisClient) : client.duplicate()));
   const echo = options.echo ?? echoWait();
-  const publishAndAwaitEcho = (message: string) => echo.publish(message, () => client.publish(name, message));
+  // On a Cluster, PUBLISH on the node every process subscribes on: it writes the message to
+  // their connections before it replies, as a standalone server does. Another node would
+  // reply first and forward the message over the cluster bus after.
+  const send = async (message: string) => {
+    if (!isCluster(client)) return client.publish(name, message);
+    let node: RedisClient = client;
+    try {
+      node = masterOfSlot(client, await channelSlot(client, name));
+    } catch {
+      // The slot map is not loaded yet: any node will do, a bus hop later.
+    }
+    return node.publish(name, message);
+  };
+  const publishAndAwaitEcho = (message: string) => echo.publish(message, () => send(message));
   return {
     subscribe(listener: InvalidationListener) {
       const sub = makeSubscriber() as Subscriber;
@@ -85,7 +98,8 @@ export function redisChannel(options: RedisChannelOptions): InvalidationChannel 
       // A failing connection reports "error" before it closes; the close marks it down.
       sub.on("error", () => {});
       sub.on("ready", () => void resubscribe());
-      if (sub.status === "ready") void resubscribe();
+      // "wait": a client made with lazyConnect (and its duplicate) connects on its first command.
+      if (sub.status === "ready" || sub.status === "wait") void resubscribe();
       return async () => {
         closed = true;
         down();

@@ -79,12 +79,13 @@ return {1, old}
 export const UPDATE = script("update", updateBody(7, ""));
 
 /**
- * UPDATE that also publishes the id on the invalidation channel, in the same round trip, once
- * the row is written (the near-cache's `publishesOnUpdate`). PUBLISH names no key, so it is
- * allowed in a Cluster script too. A refused update publishes nothing.
- * KEYS: session. ARGV: as UPDATE, with the channel name at [7] and the field pairs from [8].
+ * UPDATE that also publishes on the invalidation channel, in the same round trip, once the row
+ * is written (the near-cache's `publishesOnUpdate`). PUBLISH names no key, so it is allowed in
+ * a Cluster script too. A refused update publishes nothing.
+ * KEYS: session. ARGV: as UPDATE, with the channel name at [7], the message at [8] and the
+ * field pairs from [9].
  */
-export const UPDATE_PUBLISH = script("update-publish", updateBody(8, "\nredis.call('PUBLISH', ARGV[7], ARGV[3])"));
+export const UPDATE_PUBLISH = script("update-publish", updateBody(9, "\nredis.call('PUBLISH', ARGV[7], ARGV[8])"));
 
 /**
  * Timestamps and TTL only, and only while the row still carries the caller's secret hash:

@@ -5,6 +5,28 @@ import type { Cluster, Redis } from "ioredis";
 const RETRY_FIRST_MS = 50;
 const RETRY_MAX_MS = 5_000;
 
+const slots = new WeakMap<Cluster, Map<string, number>>();
+
+/** The hash slot of a channel name (asked once per client and name: it never changes). */
+export async function channelSlot(cluster: Cluster, channel: string): Promise<number> {
+  let known = slots.get(cluster);
+  if (!known) slots.set(cluster, (known = new Map()));
+  let slot = known.get(channel);
+  if (slot === undefined) {
+    slot = Number(await cluster.cluster("KEYSLOT", channel));
+    known.set(channel, slot);
+  }
+  return slot;
+}
+
+/** The master serving `slot` in the Cluster client's current slot map. */
+export function masterOfSlot(cluster: Cluster, slot: number): Redis {
+  const key = cluster.slots[slot]?.[0];
+  const node = cluster.nodes("master").find((n) => `${n.options.host}:${n.options.port}` === key);
+  if (!node) throw new Error(`no master known for slot ${slot}`);
+  return node;
+}
+
 /**
  * A Cluster's subscriber for one channel, always on the master that serves the channel name's
  * slot, so every process subscribes on the same node.
@@ -56,13 +78,9 @@ export class SlotMasterSubscriber extends EventEmitter {
     return this.status === "end";
   }
 
-  /** The master of the channel's slot, in the Cluster client's current slot map. */
   private async master(): Promise<Redis> {
-    this.slot ??= Number(await this.cluster.cluster("KEYSLOT", this.channel));
-    const key = this.cluster.slots[this.slot]?.[0];
-    const node = this.cluster.nodes("master").find((n) => `${n.options.host}:${n.options.port}` === key);
-    if (!node) throw new Error(`no master known for slot ${this.slot}`);
-    return node;
+    this.slot ??= await channelSlot(this.cluster, this.channel);
+    return masterOfSlot(this.cluster, this.slot);
   }
 
   private async open(): Promise<void> {
