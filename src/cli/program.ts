@@ -80,6 +80,24 @@ async function withStore<T>(url: string | undefined, create: boolean, fn: (opene
   }
 }
 
+/**
+ * Tells the apps' near-caches (`createSessions({ cache })`) that these sessions are gone, on the
+ * store's own channel, as `sessions.revoke()` does; without it a process with a cache would
+ * accept a revoked session for up to its `ttl`. Returns the error to report, or null.
+ */
+async function tellCaches(store: SessionStore, ids: readonly string[]): Promise<Error | null> {
+  if (!store.invalidation || ids.length === 0) return null;
+  try {
+    await store.invalidation.publish(ids);
+    return null;
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    return new Error(
+      `the sessions are deleted, but telling the apps' near-caches failed (${why}): a process with \`cache\` on may accept them until its ttl passes; run the command again to resend`,
+    );
+  }
+}
+
 /** The URL without its password, for messages about a store that did not open. */
 function redactedUrl(url: string): string {
   try {
@@ -251,9 +269,12 @@ Exit codes: 0 done, 1 the operation failed, 2 wrong usage.`,
         );
       }
       await withStore(opts.store, false, async ({ store }) => {
-        if (!(await store.delete(id)))
-          throw new Error(`no session ${id} (already revoked, expired and pruned, or never existed)`);
+        const deleted = await store.delete(id);
+        // Also when nothing was deleted: a revoke whose message failed before is retried so.
+        const untold = await tellCaches(store, [id]);
+        if (!deleted) throw new Error(`no session ${id} (already revoked, expired and pruned, or never existed)`);
         io.out(`revoked session ${id}\n`);
+        if (untold) throw untold;
       });
     });
 
@@ -265,7 +286,9 @@ Exit codes: 0 done, 1 the operation failed, 2 wrong usage.`,
     .action(async (userId: string, opts: { store?: string }) => {
       await withStore(opts.store, false, async ({ store }) => {
         const ids = await store.deleteByUser(userId);
+        const untold = await tellCaches(store, ids);
         io.out(`revoked ${ids.length} session${ids.length === 1 ? "" : "s"} of user ${JSON.stringify(userId)}\n`);
+        if (untold) throw untold;
       });
     });
 

@@ -13,6 +13,7 @@ import { record } from "../conformance/store.case.js";
 import { type RedisCluster, startRedisCluster } from "../helpers/redis-cluster.js";
 import { dropRedisKeys, freePorts, redisBinariesMissing } from "../helpers/redis-server.js";
 import { describeWithService, uniqueName } from "../helpers/services.js";
+import { revokeReachesCaches } from "./cli-cache.case.js";
 
 const CLI = join(process.cwd(), "dist", "cli", "main.js");
 const HOUR = 3_600_000;
@@ -105,6 +106,12 @@ service.describe("sessionkit CLI on standalone Redis", () => {
     await exercise(`${service.url}?prefix=${prefix}`, seeded);
   }, 60_000);
 
+  it("revoke and revoke-user reach the apps' near-caches at once", async () => {
+    await revokeReachesCaches(redisStore({ client, prefix }), (args) =>
+      cli([...args, "--store", `${service.url}?prefix=${prefix}`]),
+    );
+  }, 60_000);
+
   it("schema, a bad URL parameter (exit 2) and an unreachable server (exit 1)", async () => {
     const schema = await cli(["schema", "--store", "redis://127.0.0.1:6379"]);
     expect(schema).toMatchObject({ code: 0, out: expect.stringMatching(/needs no schema/) });
@@ -141,5 +148,12 @@ plainDescribe.skipIf(missing !== null)("sessionkit CLI on a Redis Cluster", () =
     const seeded = await seed(client, prefix);
     const [a, b] = cluster.ports;
     await exercise(`redis-cluster://127.0.0.1:${a},127.0.0.1:${b}?prefix=${prefix}`, seeded);
+  }, 60_000);
+
+  it("revoke and revoke-user reach the apps' near-caches at once", async () => {
+    const [a] = cluster.ports;
+    await revokeReachesCaches(redisStore({ client, prefix }), (args) =>
+      cli([...args, "--store", `redis-cluster://127.0.0.1:${a}?prefix=${prefix}`]),
+    );
   }, 60_000);
 });

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { record } from "../conformance/store.case.js";
 import { describeWithService, uniqueName } from "../helpers/services.js";
 import { type SqlAdmin, type SqlBackend, type SqlStoreKind, sqlBackends } from "../multi-server/sql-stores.js";
+import { revokeReachesCaches } from "./cli-cache.case.js";
 
 const CLI = join(process.cwd(), "dist", "cli", "main.js");
 const HOUR = 3_600_000;
@@ -132,6 +133,10 @@ export function runSqlCliSuite(kind: SqlStoreKind) {
 
       expect(JSON.parse(cli(["stats", "--json", "--store", storeUrl]).out)).toMatchObject({ total: 1, active: 1, expired: 0 });
     });
+
+    it("revoke and revoke-user reach the apps' near-caches", async () => {
+      await revokeReachesCaches(backend.store(url, table), (args) => cli([...args, "--store", storeUrl]));
+    }, 30_000);
 
     it("a table name that is not a plain identifier is a usage error (exit 2)", () => {
       const { code, err } = cli(["stats", "--store", withTable(url, "x; DROP TABLE users")]);
