@@ -65,6 +65,9 @@ app.get("/write", (req, res) => {
   if (!bare) set(req, "counter", (get(req, "counter") ?? 0) + 1);
   res.send("ok");
 });
+app.get("/counter", (req, res) => {
+  res.send(String(bare ? 0 : (get(req, "counter") ?? 0)));
+});
 
 const server = app.listen(0, "127.0.0.1");
 await new Promise((resolve) => server.once("listening", resolve));
@@ -82,14 +85,22 @@ function send(method, path, cookie) {
   });
 }
 
-const seeded = await send("POST", "/seed");
-const cookie = bare ? null : cookiePair(seeded.headers["set-cookie"]?.[0]);
+// As many sessions as the HTTP benchmark, taken in turn: no two requests in flight share one.
+// (On one session, sessionkit's per-process queue would merge concurrent writes of the same
+// key into one, and measure less than one write per request.)
+const SESSIONS = 50;
+const cookies = [];
+for (let i = 0; i < SESSIONS; i++) {
+  const seeded = await send("POST", "/seed");
+  cookies.push(bare ? null : cookiePair(seeded.headers["set-cookie"]?.[0]));
+}
+let turn = 0;
 
 async function burst(total) {
   let left = total;
   const worker = async () => {
     while (left-- > 0) {
-      const res = await send("GET", `/${scenario}`, cookie);
+      const res = await send("GET", `/${scenario}`, cookies[turn++ % SESSIONS]);
       if (res.statusCode !== 200) throw new Error(`[bench] ${configuration} ${scenario} answered ${res.statusCode}`);
     }
   };
@@ -98,6 +109,25 @@ async function burst(total) {
 
 await burst(warm);
 await burst(count);
+if (scenario === "write" && !bare) {
+  // Every request's write landed: the counters add up to the requests sent.
+  let sum = 0;
+  for (const cookie of cookies) {
+    const body = await new Promise((resolve, reject) => {
+      const req = httpRequest({ host: "127.0.0.1", port, path: "/counter", agent, headers: { cookie } }, (res) => {
+        let text = "";
+        res.on("data", (chunk) => {
+          text += chunk;
+        });
+        res.on("end", () => resolve(text));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    sum += Number(body);
+  }
+  if (sum !== warm + count) throw new Error(`[bench] ${configuration}: ${sum} of ${warm + count} writes landed`);
+}
 agent.destroy();
 server.close();
 await closeSessions();

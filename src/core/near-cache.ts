@@ -63,20 +63,25 @@ const AT = 64;
 
 /**
  * What was heard of one id, as ticket numbers: the last invalidation that named no version
- * (`any`), the last that named `version`, and the last that named any other version. Enough
- * to tell whether anything but "now at version v" came after a given ticket.
+ * (`any`: changed in an unknown way, or gone), the highest version named (`top`) with the last
+ * ticket it was heard at, and the last ticket of a message naming a lower one. Versions only
+ * grow, so a message naming a version at most a row's own is about the past (a late echo of an
+ * earlier write, delivered out of order) and cannot make that row stale.
  */
 interface Tombstone {
   any: number;
-  version: number | null;
-  versionSeq: number;
-  otherSeq: number;
+  top: number;
+  topSeq: number;
+  belowSeq: number;
 }
 
 /** Whether anything heard after `ticket` may have made a row of `version` stale. */
 function killedSince(tomb: Tombstone, version: number, ticket: number): boolean {
   if (tomb.any > ticket) return true;
-  return tomb.version === version ? tomb.otherSeq > ticket : tomb.versionSeq > ticket;
+  if (tomb.top <= version) return false;
+  // A newer version was named: since the ticket? (Below the top, the versions are not kept:
+  // a message among them since the ticket counts, as it may have named one above `version`.)
+  return tomb.topSeq > ticket || tomb.belowSeq > ticket;
 }
 
 /** What a cache entry is made of. */
@@ -180,7 +185,7 @@ export class NearCache implements InvalidationListener {
   /**
    * Caches a verified, decoded row read or written after `ticket`, unless an invalidation heard
    * since then may have made it stale: any change of the session except one that named this
-   * very version (its own write's message, `updateMessage`). `data` is copied (the request
+   * version or an earlier one (its own write's message, `updateMessage`, or a late one). `data` is copied (the request
    * keeps its own) unless `owned` (the caller made it for the cache).
    *
    * After this process's own update (write-through) the ticket is taken before the write, so
@@ -223,8 +228,8 @@ export class NearCache implements InvalidationListener {
 
   /**
    * Drops the entries of these ids. A message may also name versions (`updateMessage`: the id
-   * and `<id>@<version>`): the session is now at that version, so an entry of exactly that
-   * version stays (this process wrote it) and the plain id beside it drops only the others.
+   * and `<id>@<version>`): the session is now at that version, so an entry of that version
+   * or a later one stays (this process wrote it) and the plain id beside it drops only older ones.
    */
   invalidate(ids: readonly string[]): void {
     const seq = ++this.#seq;
@@ -253,19 +258,19 @@ export class NearCache implements InvalidationListener {
   /** `version`: the session is now at it (null: changed in an unknown way, or gone). */
   #kill(id: string, version: number | null, seq: number): void {
     const entry = this.#entries.get(id);
-    if (entry !== undefined && entry.base.version !== version) this.#entries.delete(id);
+    if (entry !== undefined && (version === null || entry.base.version < version)) this.#entries.delete(id);
     let tomb = this.#tombstones.get(id);
     if (tomb === undefined) {
-      tomb = { any: 0, version: null, versionSeq: 0, otherSeq: 0 };
+      tomb = { any: 0, top: 0, topSeq: 0, belowSeq: 0 };
       this.#tombstones.set(id, tomb);
     }
     if (version === null) tomb.any = seq;
-    else if (tomb.version === version) tomb.versionSeq = seq;
-    else {
-      tomb.otherSeq = tomb.versionSeq;
-      tomb.version = version;
-      tomb.versionSeq = seq;
-    }
+    else if (version > tomb.top) {
+      tomb.belowSeq = Math.max(tomb.belowSeq, tomb.topSeq);
+      tomb.top = version;
+      tomb.topSeq = seq;
+    } else if (version === tomb.top) tomb.topSeq = seq;
+    else tomb.belowSeq = seq;
   }
 
   invalidateAll(): void {

@@ -68,6 +68,15 @@ function publishingStore() {
   return { sessions, spy, control };
 }
 
+/** Sets the cart to ["kiwi"] through one request, then clears the spy's record of store calls. */
+async function writeKiwi(sessions: Sessions, spy: { reset(): unknown }, cookie: string) {
+  const w = await sessions.load(requestWith(cookie));
+  w.set("cart", ["kiwi"]);
+  await sessions.commit(w);
+  spy.reset();
+  return w.id;
+}
+
 async function signIn(sessions: Sessions) {
   const s = await sessions.load(requestWith(null));
   s.set("cart", ["fig"]);
@@ -137,10 +146,7 @@ describe("near-cache write-through", () => {
   it("a store that publishes in its update: its own message back makes the next request a hit", async () => {
     const { sessions, spy } = publishingStore();
     const cookie = await signIn(sessions);
-    const w = await sessions.load(requestWith(cookie));
-    w.set("cart", ["kiwi"]);
-    await sessions.commit(w);
-    spy.reset();
+    await writeKiwi(sessions, spy, cookie);
     expect((await sessions.load(requestWith(cookie))).get("cart")).toEqual(["kiwi"]);
     expect(gets(spy.calls)).toBe(0);
   });
@@ -158,24 +164,35 @@ describe("near-cache write-through", () => {
         const [id, tagged] = message as [string, string];
         for (const m of around([...message], id, Number(tagged.split("@")[1]))) control.toAll(m);
       };
-      const w = await sessions.load(requestWith(cookie));
-      w.set("cart", ["kiwi"]);
-      await sessions.commit(w);
-      spy.reset();
+      await writeKiwi(sessions, spy, cookie);
       await sessions.load(requestWith(cookie));
       expect(gets(spy.calls)).toBe(1);
     });
   }
+
+  it("a late message of an earlier write, after its own, neither keeps the row out nor drops it", async () => {
+    const { sessions, spy, control } = publishingStore();
+    const cookie = await signIn(sessions);
+    control.deliver = (message) => {
+      const [id, tagged] = message as [string, string];
+      control.toAll(message);
+      control.toAll(updateMessage(id, Number(tagged.split("@")[1]) - 1));
+    };
+    const id = await writeKiwi(sessions, spy, cookie);
+    expect((await sessions.load(requestWith(cookie))).get("cart")).toEqual(["kiwi"]);
+    expect(gets(spy.calls)).toBe(0);
+    // Delivered after the row is cached: it stays too.
+    spy.store.invalidation?.publish(updateMessage(id, 1));
+    expect((await sessions.load(requestWith(cookie))).get("cart")).toEqual(["kiwi"]);
+    expect(gets(spy.calls)).toBe(0);
+  });
 
   it("keeps the row it wrote when its own message is lost (the write is the truth), never the old one", async () => {
     const { sessions, spy, control } = publishingStore();
     const cookie = await signIn(sessions);
     await sessions.load(requestWith(cookie));
     control.deliver = () => {};
-    const w = await sessions.load(requestWith(cookie));
-    w.set("cart", ["kiwi"]);
-    await sessions.commit(w);
-    spy.reset();
+    await writeKiwi(sessions, spy, cookie);
     expect((await sessions.load(requestWith(cookie))).get("cart")).toEqual(["kiwi"]);
     expect(gets(spy.calls)).toBe(0);
   });
