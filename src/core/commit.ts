@@ -350,11 +350,14 @@ export function createCommitter(engine: Engine) {
     const cache = engine.cache;
     if (cache === null) return;
     // Drops this process's entry of the old version, whether or not the store's echo came back.
+    // `changed` does that before its first await; its publish (MySQL: an INSERT) is awaited
+    // after the offer, so the session's next request here does not find the entry missing.
+    const told = published ? null : engine.changed([row.id], row.version);
     if (published) cache.invalidate(updateMessage(row.id, row.version));
-    else await engine.changed([row.id], row.version);
     // A client still holding another secret (a merged rotation of another request) is sent none now.
     if (st.raw !== null && st.secret !== null && !cache.empty)
       cache.offer(ticket, entryOf(st, dataBytes), st.cookiePayload, true);
+    await told;
   }
 
   /** Whether a session that was never stored holds anything worth a row. */

@@ -35,7 +35,8 @@ export interface Engine {
    * null; never rejects, because the write it follows has already happened. A no-op without
    * a cache. `version`: an update of the one id wrote this version, and the message says so
    * (`updateMessage`), so a cache that holds exactly that version (the writer's, after
-   * write-through) keeps it.
+   * write-through) keeps it. This process's cache is updated before the first await: a caller
+   * may act on it before the publish has finished.
    */
   changed(ids: readonly string[] | "all", version?: number): Promise<SessionStoreError | null>;
 }
