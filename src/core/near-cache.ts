@@ -239,8 +239,11 @@ export class NearCache implements InvalidationListener {
       if (token.length <= ID_LENGTH || token.charCodeAt(ID_LENGTH) !== AT) continue;
       const version = Number(token.slice(ID_LENGTH + 1));
       const id = token.slice(0, ID_LENGTH);
-      if (Number.isSafeInteger(version)) (versions ??= new Map()).set(id, version);
-      else this.#kill(id, null, seq);
+      if (!Number.isSafeInteger(version)) this.#kill(id, null, seq);
+      else {
+        versions ??= new Map();
+        versions.set(id, version);
+      }
     }
     for (const token of ids) {
       const versioned = token.length > ID_LENGTH && token.charCodeAt(ID_LENGTH) === AT;

@@ -16,7 +16,12 @@ export async function revokeReachesCaches(
 ) {
   let reads = 0;
   const counted = Object.create(store, {
-    get: { value: (id: string, now: number) => (reads++, store.get(id, now)) },
+    get: {
+      value: (id: string, now: number) => {
+        reads++;
+        return store.get(id, now);
+      },
+    },
     close: { value: async () => {} },
   });
   const app = createSessions({ store: counted, secrets: ["cli-cache-secret-0123456789abcdef0123456789"], cache: { ttl: "1h" } });

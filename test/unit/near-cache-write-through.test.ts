@@ -131,7 +131,9 @@ describe("near-cache write-through", () => {
 
   it("with cookieKeys, the new cookie is the key; the cookie before the change still works through the store", async () => {
     const { a, spy } = onMemory({ cookieKeys: ["theme"] });
-    const first = cookieOf(await a.commit(await a.load(requestWith(null)).then((s) => (s.set("theme", "dark"), s))));
+    const fresh = await a.load(requestWith(null));
+    fresh.set("theme", "dark");
+    const first = cookieOf(await a.commit(fresh));
     const s = await a.load(requestWith(first));
     s.set("theme", "light");
     const second = cookieOf(await a.commit(s));

@@ -10,7 +10,10 @@ const slots = new WeakMap<Cluster, Map<string, number>>();
 /** The hash slot of a channel name (asked once per client and name: it never changes). */
 export async function channelSlot(cluster: Cluster, channel: string): Promise<number> {
   let known = slots.get(cluster);
-  if (!known) slots.set(cluster, (known = new Map()));
+  if (!known) {
+    known = new Map();
+    slots.set(cluster, known);
+  }
   let slot = known.get(channel);
   if (slot === undefined) {
     slot = Number(await cluster.cluster("KEYSLOT", channel));
