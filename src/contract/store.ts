@@ -175,8 +175,7 @@ export interface InvalidationChannel {
    * row.version)` as part of the write, with the guarantees of `publish()` (PostgreSQL:
    * `pg_notify` in the UPDATE's own statement, sent when it commits; Redis: PUBLISH in the
    * update's script). The engine then saves the separate publish round trip on every write; a
-   * write that fails publishes nothing. Messages of one session reach each subscriber in the
-   * order of its writes.
+   * write that fails publishes nothing.
    */
   readonly publishesOnUpdate?: boolean;
   /**
@@ -188,11 +187,11 @@ export interface InvalidationChannel {
 }
 
 /**
- * The ids a write of `version` publishes: the id itself, which every cache drops, and
- * `<id>@<version>`, by which the writer's own cache recognises its write's message when it
- * comes back and may keep the row it just wrote (write-through). Caches of an older
- * sessionkit, which know only ids, drop the id and ignore the other one, so a rolling deploy
- * stays correct.
+ * The ids a write of `version` publishes: the id itself, and `<id>@<version>`, "the session is
+ * now at this version". A cache drops its copies of older versions and keeps one of that version
+ * or later, so the writer's own copy (write-through) survives its write's message, in whatever
+ * order messages arrive. Caches of an older sessionkit, which know only ids, drop the id and
+ * ignore the other one, so a rolling deploy stays correct.
  */
 export const updateMessage = (id: string, version: number): readonly [string, string] => [id, `${id}@${version}`];
 

@@ -325,18 +325,25 @@ export function createCommitter(engine: Engine) {
     }
   }
 
-  /** The near-cache's entry for the row just written, as the client's next request will present it. */
-  function entryOf(st: SessionState, dataBytes: Uint8Array) {
-    return {
+  /**
+   * Keeps the row just written in this process's cache, under the token the client now holds,
+   * unless something heard since `ticket` may have made it stale (NearCache.offer). Not for a
+   * client still holding another secret (a merged rotation of another request: it is sent none).
+   */
+  function keepWritten(st: SessionState, dataBytes: Uint8Array, ticket: number) {
+    const cache = engine.cache;
+    if (cache === null || cache.empty || st.raw === null || st.secret === null) return;
+    const entry = {
       id: st.id as string,
-      raw: st.raw as string,
+      raw: st.raw,
       kind: st.transport.kind === "cookie" ? "cookie" : st.transport.header,
-      secret: st.secret as string,
+      secret: st.secret,
       base: st.base as LoadedRow,
       // Decoded from the bytes, not copied from the app's objects: a hit must see what a
       // store read would (JSON turns a Date into a string, drops undefined...).
       data: codec.decodeData(dataBytes),
     };
+    cache.offer(ticket, entry, st.cookiePayload, true);
   }
 
   /**
@@ -354,9 +361,7 @@ export function createCommitter(engine: Engine) {
     // after the offer, so the session's next request here does not find the entry missing.
     const told = published ? null : engine.changed([row.id], row.version);
     if (published) cache.invalidate(updateMessage(row.id, row.version));
-    // A client still holding another secret (a merged rotation of another request) is sent none now.
-    if (st.raw !== null && st.secret !== null && !cache.empty)
-      cache.offer(ticket, entryOf(st, dataBytes), st.cookiePayload, true);
+    keepWritten(st, dataBytes, ticket);
     await told;
   }
 
@@ -414,7 +419,7 @@ export function createCommitter(engine: Engine) {
     st.raw = value;
     // The new session's next request is a hit. Nothing was cached under a new id: no message
     // to wait for, only an invalidation (a revoke) heard since the ticket keeps it out.
-    if (engine.cache !== null && !engine.cache.empty) engine.cache.offer(ticket, entryOf(st, dataBytes), st.cookiePayload, true);
+    keepWritten(st, dataBytes, ticket);
     events.emit("created", { id, userId: row.userId });
     await limit.after();
     return headers;

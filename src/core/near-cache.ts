@@ -60,6 +60,7 @@ const MAX_TOMBSTONES = 10_000;
 /** Session ids are 32 characters; `@` follows one in a versioned message. */
 const ID_LENGTH = 32;
 const AT = 64;
+const versioned = (token: string) => token.length > ID_LENGTH && token.charCodeAt(ID_LENGTH) === AT;
 
 /**
  * What was heard of one id, as ticket numbers: the last invalidation that named no version
@@ -185,8 +186,8 @@ export class NearCache implements InvalidationListener {
   /**
    * Caches a verified, decoded row read or written after `ticket`, unless an invalidation heard
    * since then may have made it stale: any change of the session except one that named this
-   * version or an earlier one (its own write's message, `updateMessage`, or a late one). `data` is copied (the request
-   * keeps its own) unless `owned` (the caller made it for the cache).
+   * version or an earlier one (its own write's message, `updateMessage`, or a late one).
+   * `data` is copied (the request keeps its own) unless `owned` (the caller made it for the cache).
    *
    * After this process's own update (write-through) the ticket is taken before the write, so
    * a delete, revoke or later write of the session anywhere that reaches this cache before the
@@ -236,7 +237,7 @@ export class NearCache implements InvalidationListener {
     // A plain id beside its own `<id>@<version>` is part of that one message: first the versions.
     let versions: Map<string, number> | null = null;
     for (const token of ids) {
-      if (token.length <= ID_LENGTH || token.charCodeAt(ID_LENGTH) !== AT) continue;
+      if (!versioned(token)) continue;
       const version = Number(token.slice(ID_LENGTH + 1));
       const id = token.slice(0, ID_LENGTH);
       if (!Number.isSafeInteger(version)) this.#kill(id, null, seq);
@@ -245,10 +246,7 @@ export class NearCache implements InvalidationListener {
         versions.set(id, version);
       }
     }
-    for (const token of ids) {
-      const versioned = token.length > ID_LENGTH && token.charCodeAt(ID_LENGTH) === AT;
-      if (!versioned && !versions?.has(token)) this.#kill(token, null, seq);
-    }
+    for (const token of ids) if (!versioned(token) && !versions?.has(token)) this.#kill(token, null, seq);
     if (versions !== null) for (const [id, version] of versions) this.#kill(id, version, seq);
     if (this.#tombstones.size > MAX_TOMBSTONES) {
       // Forget the tombstones, and with them every load in flight: none of those may insert.

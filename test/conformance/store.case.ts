@@ -98,14 +98,25 @@ export function runStoreConformance(storeName: string, options: ConformanceOptio
   }
   const heavy = options.heavyTimeout ?? 60_000;
 
-  describe(`store conformance: ${storeName}`, () => {
-    let store: SessionStore;
+  /** A fresh store for every test of the enclosing suite, dropped and closed after it. */
+  const freshStorePerTest = () => {
+    let current: SessionStore | undefined;
     beforeEach(async () => {
-      store = await options.makeStore();
+      current = await options.makeStore();
     });
     afterEach(async () => {
-      await options.dropStore?.(store);
-      await store.close();
+      if (!current) return;
+      await options.dropStore?.(current);
+      await current.close();
+    });
+    return () => current as SessionStore;
+  };
+
+  describe(`store conformance: ${storeName}`, () => {
+    const currentStore = freshStorePerTest();
+    let store: SessionStore;
+    beforeEach(() => {
+      store = currentStore();
     });
 
     const test = (name: string, fn: () => Promise<void>, timeout?: number) => {
@@ -372,20 +383,13 @@ export function runStoreConformance(storeName: string, options: ConformanceOptio
   // The same races with the near-cache on: hits, invalidations and write-through under load.
   // A suite of its own, beside the conformance suite every store must run whole.
   describe.skipIf(options.nearCache === false)(`engine with near-cache: ${storeName}`, () => {
-    let store: SessionStore;
-    beforeEach(async () => {
-      store = await options.makeStore();
-    });
-    afterEach(async () => {
-      await options.dropStore?.(store);
-      await store.close();
-    });
+    const currentStore = freshStorePerTest();
     const test = (name: string, fn: () => Promise<void>, timeout?: number) => {
       if (name.includes("rows edited in the table")) {
         // A row changed behind sessionkit's back stays cached until ttl (docs/near-cache.md).
         it.skip(`${name} (skipped: the near-cache serves a hand-edited row until ttl, as documented)`, fn);
       } else it(name, fn, timeout);
     };
-    runEngineCases(test, () => store, options, heavy, { maxEntries: 1000, ttl: "1m" });
+    runEngineCases(test, currentStore, options, heavy, { maxEntries: 1000, ttl: "1m" });
   });
 }

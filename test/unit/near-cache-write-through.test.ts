@@ -19,23 +19,16 @@ function onMemory(options: { cookieKeys?: string[] } = {}) {
 }
 
 /**
- * A store that publishes inside its update, as the Redis and PostgreSQL ones do, delivering
- * the message through `deliver` so a test can add what else the channel brings meanwhile (a
- * later write's message, a revoke's) or lose it.
+ * An in-process channel the test drives: `send` delivers a publish to every subscriber (by
+ * default at once; a test may hold it back). Returns the channel and `toAll`, which delivers.
  */
-function publishingStore() {
-  const inner = memoryStore();
+function testChannel(flags: Partial<InvalidationChannel>, send?: (ids: readonly string[] | "all") => Promise<void>) {
   const listeners = new Set<InvalidationListener>();
   const toAll = (ids: readonly string[] | "all") => {
     for (const l of listeners) ids === "all" ? l.invalidateAll() : l.invalidate(ids);
   };
-  const control = {
-    /** What the update's own message turns into on the way (default: itself). */
-    deliver: (message: readonly string[]) => toAll(message),
-    toAll,
-  };
   const channel: InvalidationChannel = {
-    publishesOnUpdate: true,
+    ...flags,
     subscribe(listener) {
       listeners.add(listener);
       listener.state(true);
@@ -43,9 +36,23 @@ function publishingStore() {
         listeners.delete(listener);
       };
     },
-    async publish(ids) {
-      toAll(ids);
-    },
+    publish: send ?? (async (ids) => toAll(ids)),
+  };
+  return { channel, toAll };
+}
+
+/**
+ * A store that publishes inside its update, as the Redis and PostgreSQL ones do, delivering
+ * the message through `deliver` so a test can add what else the channel brings meanwhile (a
+ * later write's message, a revoke's) or lose it.
+ */
+function publishingStore() {
+  const inner = memoryStore();
+  const { channel, toAll } = testChannel({ publishesOnUpdate: true });
+  const control = {
+    /** What the update's own message turns into on the way (default: itself). */
+    deliver: (message: readonly string[]) => toAll(message),
+    toAll,
   };
   const store = Object.create(inner, {
     invalidation: { value: channel },
@@ -214,26 +221,14 @@ describe("near-cache write-through", () => {
   });
 
   it("a channel whose publish takes a round trip (MySQL's INSERT): the next request meanwhile is a hit", async () => {
-    const inner = memoryStore();
-    const listeners = new Set<InvalidationListener>();
     let release = () => {};
-    const channel: InvalidationChannel = {
-      synchronous: true,
-      subscribe(listener) {
-        listeners.add(listener);
-        listener.state(true);
-        return async () => {
-          listeners.delete(listener);
-        };
-      },
-      async publish(ids) {
-        await new Promise<void>((resolve) => {
-          release = resolve;
-        });
-        for (const l of listeners) ids === "all" ? l.invalidateAll() : l.invalidate(ids);
-      },
-    };
-    const spy = spyStore(Object.create(inner, { invalidation: { value: channel } }) as SessionStore);
+    const { channel, toAll } = testChannel({ synchronous: true }, async (ids) => {
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      toAll(ids);
+    });
+    const spy = spyStore(Object.create(memoryStore(), { invalidation: { value: channel } }) as SessionStore);
     const sessions: Sessions = createSessions({ store: spy.store, secrets: [SECRET], clock: () => T0, cache: { ttl: "1m" } });
     const s = await sessions.load(requestWith(null));
     s.set("cart", ["fig"]);

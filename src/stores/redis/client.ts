@@ -42,7 +42,8 @@ function keyNodes(client: RedisClient): Redis[] {
   return masters;
 }
 
-const nodeName = (node: Redis) => `${node.options.host}:${node.options.port}`;
+/** A node's `host:port`, as the Cluster client names it in its slot map. */
+export const nodeName = (node: Redis) => `${node.options.host}:${node.options.port}`;
 
 /** Escapes glob characters so a prefix matches only itself in SCAN MATCH. */
 export const globEscape = (s: string) => s.replace(/[\\*?[\]]/g, "\\$&");

@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { Cluster, Redis } from "ioredis";
+import { nodeName } from "./client.js";
 
 /** First and longest pause before a lost subscriber connection is opened again. */
 const RETRY_FIRST_MS = 50;
@@ -25,7 +26,7 @@ export async function channelSlot(cluster: Cluster, channel: string): Promise<nu
 /** The master serving `slot` in the Cluster client's current slot map. */
 export function masterOfSlot(cluster: Cluster, slot: number): Redis {
   const key = cluster.slots[slot]?.[0];
-  const node = cluster.nodes("master").find((n) => `${n.options.host}:${n.options.port}` === key);
+  const node = cluster.nodes("master").find((n) => nodeName(n) === key);
   if (!node) throw new Error(`no master known for slot ${slot}`);
   return node;
 }
@@ -68,7 +69,7 @@ export class SlotMasterSubscriber extends EventEmitter {
     const connection = this.connection;
     if (!connection || this.slot === null) return;
     const key = this.cluster.slots[this.slot]?.[0];
-    if (key === undefined || key === `${connection.options.host}:${connection.options.port}`) return;
+    if (key === undefined || key === nodeName(connection)) return;
     this.connection = null;
     connection.disconnect();
     this.status = "reconnecting";
