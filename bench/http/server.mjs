@@ -6,6 +6,9 @@
 //   node bench/http/server.mjs <library> <backend> <framework>
 //   library:   bare              the framework with no session layer at all
 //              floor             one read by key per request on the backend (writes: read + write)
+//              bare-dict         (Express) bare, with req and res switched to dictionary mode first,
+//              floor-dict        (Express) and the floor so: what sessionkit's Express adapter does
+//                                on the way in, measured without any session work
 //              sessionkit        sessionkit's adapter for the framework
 //              sessionkit-cache  the same with the near-cache on (cache: { maxEntries, ttl })
 //              peer              express-session (Express) or @fastify/session (Fastify) on the backend's store
@@ -78,11 +81,33 @@ const fakeCookie = (i) => `${i.toString(16).padStart(32, "0")}.${"a".repeat(43)}
  * The session layer: how to mount it, and what the routes call. `ctx` is what the route gets:
  * Express `req`, Fastify `request`, Hono `c`, Koa `ctx`.
  */
+/**
+ * The same switch as sessionkit's Express adapter (src/adapters/dictionary-mode.ts): delete a
+ * plain data property Node's constructors set and put it back, which turns the object into a
+ * dictionary-mode one. Written out here because the bench apps use only the public package.
+ */
+function toDictionaryMode(target, property) {
+  const descriptor = Reflect.getOwnPropertyDescriptor(target, property);
+  if (!descriptor || !("value" in descriptor) || !descriptor.writable || !descriptor.enumerable || !descriptor.configurable)
+    return;
+  delete target[property];
+  target[property] = descriptor.value;
+}
+
 async function sessionLayer() {
-  if (library === "bare" || library === "floor") {
-    const floor = library === "floor" ? await openFloor(backend.name) : null;
+  if (["bare", "floor", "bare-dict", "floor-dict"].includes(library)) {
+    const floor = library.startsWith("floor") ? await openFloor(backend.name) : null;
+    const dictionary = library.endsWith("-dict");
+    if (dictionary && framework !== "express") throw new Error(`[bench] "${library}" is an Express configuration`);
     return {
-      mount: async () => {},
+      mount: dictionary
+        ? async (app) =>
+            app.use((req, res, next) => {
+              toDictionaryMode(req, "complete");
+              toDictionaryMode(res, "sendDate");
+              next();
+            })
+        : async () => {},
       // No session: the route does its store work itself (floor) or none (bare).
       async before(ctx, cookie, route) {
         if (!floor || route === "visit") return;
@@ -177,7 +202,7 @@ async function sessionLayer() {
 }
 
 const layer = await sessionLayer();
-const sessionless = library === "bare" || library === "floor";
+const sessionless = ["bare", "floor", "bare-dict", "floor-dict"].includes(library);
 
 // The routes. /read, /write and /counter without their seeded session are a harness bug:
 // they answer 500 so the load generator counts a failure and the run stops.

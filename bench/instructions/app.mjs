@@ -5,7 +5,8 @@
 // and cancel out in the difference to the bare app.
 //
 // Usage: node bench/instructions/app.mjs <configuration> <scenario> <warm-up requests> <measured requests>
-//   configuration: bare | sessionkit | sessionkit-cache | peer (express-session, MemoryStore)
+//   configuration: bare | bare-dict (req/res in dictionary mode, as sessionkit's adapter switches them)
+//                  | sessionkit | sessionkit-cache | peer (express-session, MemoryStore)
 //   scenario: read (two keys read) | write (one key changed)
 import { Agent, request as httpRequest } from "node:http";
 import { createRequire } from "node:module";
@@ -15,7 +16,7 @@ import { cookiePair, sessionPayload } from "../lib/fixtures.mjs";
 
 const require = createRequire(import.meta.url);
 const [configuration, scenario, warmArg, countArg] = process.argv.slice(2);
-const CONFIGURATIONS = ["bare", "sessionkit", "sessionkit-cache", "peer"];
+const CONFIGURATIONS = ["bare", "bare-dict", "sessionkit", "sessionkit-cache", "peer"];
 if (!CONFIGURATIONS.includes(configuration) || !["read", "write"].includes(scenario)) {
   throw new Error(`[bench] usage: app.mjs <${CONFIGURATIONS.join("|")}> <read|write> <warm-up> <measured>`);
 }
@@ -30,7 +31,22 @@ app.disable("x-powered-by");
 app.disable("etag");
 let closeSessions = async () => {};
 
-if (configuration === "sessionkit" || configuration === "sessionkit-cache") {
+/** The switch of src/adapters/dictionary-mode.ts, written out (the bench uses only the public package). */
+function toDictionaryMode(target, property) {
+  const descriptor = Reflect.getOwnPropertyDescriptor(target, property);
+  if (!descriptor || !("value" in descriptor) || !descriptor.writable || !descriptor.enumerable || !descriptor.configurable)
+    return;
+  delete target[property];
+  target[property] = descriptor.value;
+}
+
+if (configuration === "bare-dict") {
+  app.use((req, res, next) => {
+    toDictionaryMode(req, "complete");
+    toDictionaryMode(res, "sendDate");
+    next();
+  });
+} else if (configuration === "sessionkit" || configuration === "sessionkit-cache") {
   const { createSessions } = await importDist("index.js");
   const { memoryStore } = await importDist("stores/memory.js");
   const { sessionMiddleware } = await importDist("adapters/express.js");
@@ -45,7 +61,7 @@ if (configuration === "sessionkit" || configuration === "sessionkit-cache") {
   app.use(session(expressSessionOptions(new session.MemoryStore())));
 }
 
-const bare = configuration === "bare";
+const bare = configuration === "bare" || configuration === "bare-dict";
 const get = (req, key) => (bare ? undefined : req.session.get ? req.session.get(key) : req.session[key]);
 const set = (req, key, value) => {
   if (req.session.set) req.session.set(key, value);

@@ -4,6 +4,8 @@ import { httpCells } from "./report.mjs";
 
 const NAMES = {
   floor: "floor (one read by key)",
+  "bare-dict": "Express alone, dictionary mode",
+  "floor-dict": "floor, dictionary mode",
   sessionkit: "sessionkit",
   cache: "sessionkit + near-cache",
   peer: "peer (express-session / @fastify/session)",

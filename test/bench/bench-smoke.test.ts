@@ -32,7 +32,7 @@ describe("bench/run.mjs", () => {
     expect(report).toContain("node bench/run.mjs --quick --only memory --no-http --out");
   }, 60_000);
 
-  it("runs the memory group over HTTP: bare app, floor, sessionkit with and without the cache, peer; counts store operations", async () => {
+  it("runs the memory group over HTTP: bare app and floor (also in dictionary mode), sessionkit with and without the cache, peer; counts store operations", async () => {
     const out = join(dir, "http.md");
     const { stdout } = await run(
       process.execPath,
@@ -53,13 +53,21 @@ describe("bench/run.mjs", () => {
     );
     const lines = stdout.split("\n").filter((line) => line.startsWith("express "));
     const config = (key: string) => lines.find((line) => line.split(/\s+/)[3] === key) ?? "";
-    for (const key of ["bare", "floor", "sessionkit", "cache", "peer"]) expect(config(key)).not.toBe("");
+    for (const key of ["bare", "floor", "bare-dict", "floor-dict", "sessionkit", "cache", "peer"])
+      expect(config(key)).not.toBe("");
+    // The dictionary-mode baselines read no session and the floor's one read is counted.
+    expect(config("bare-dict")).toMatch(/ 0\.00 \/ 0\.00 \/ 0\.00 /);
+    expect(config("floor-dict")).toMatch(/ 1\.00 \/ 0\.00 \/ 0\.00 /);
     // reads / writes / touches per request: a read-only run shorter than touchInterval writes nothing.
     expect(config("sessionkit")).toMatch(/ 1\.00 \/ 0\.00 \/ 0\.00 /);
     expect(config("cache")).toMatch(/ \d\.\d\d \/ 0\.00 \/ 0\.00 /);
     expect(config("peer")).toMatch(/ \/ 1\.00 /); // express-session touches on every request
     const report = readFileSync(out, "utf8");
     expect(report).toContain("## HTTP level: Express 5");
+    expect(report).toContain("of the bare app, dictionary mode");
+    expect(report).toMatch(
+      /\| read, memory, Express, near-cache: >= 0\.85 of Express alone with req\/res in dictionary mode[^|]*\| \d\.\d\d \|/,
+    );
     expect(report).toMatch(
       /\| 0 store writes \(and touches\) by sessionkit in every read-only run[^|]*\| 0 in 1 run\(s\)[^|]*\| yes \|/,
     );
@@ -78,7 +86,7 @@ describe("bench/run.mjs", () => {
   it("bench/instructions/app.mjs serves every configuration and scenario from its seeded session", async () => {
     // What valgrind counts (bench/instructions/run.mjs): here only run natively, a few requests
     // each. A configuration that lost its session answers 500 and the app exits non-zero.
-    for (const configuration of ["bare", "sessionkit", "sessionkit-cache", "peer"]) {
+    for (const configuration of ["bare", "bare-dict", "sessionkit", "sessionkit-cache", "peer"]) {
       for (const scenario of ["read", "write"]) {
         const result = await run(process.execPath, ["bench/instructions/app.mjs", configuration, scenario, "20", "40"], {
           cwd: root,
