@@ -11,7 +11,20 @@ export interface MemoryStoreOptions {
   maxEntries?: number;
 }
 
-const copy = (s: StoredSession): StoredSession => ({ ...s, data: s.data.slice() });
+/** Spelled out: object spread takes a slow generic path, and every read copies a row. */
+const copy = (s: StoredSession): StoredSession => ({
+  id: s.id,
+  secretHash: s.secretHash,
+  userId: s.userId,
+  data: s.data.slice(),
+  version: s.version,
+  createdAt: s.createdAt,
+  lastActiveAt: s.lastActiveAt,
+  expiresAt: s.expiresAt,
+  ip: s.ip,
+  userAgent: s.userAgent,
+  meta: s.meta,
+});
 const info = ({ data: _data, secretHash: _hash, ...rest }: StoredSession): StoredSessionInfo => rest;
 const isLive = (s: StoredSession, now: number) => s.expiresAt === null || s.expiresAt > now;
 
