@@ -108,6 +108,9 @@ function configurationsOf(backend, framework) {
       ? [{ key: "cache", library: "sessionkit-cache", label: `sessionkit/${backend.name} + near-cache` }]
       : []),
     ...(peer ? [{ key: "peer", library: "peer", label: peer }] : []),
+    ...(peer && framework === "express"
+      ? [{ key: "peer-dict", library: "peer-dict", label: `${peer}, req/res in dictionary mode` }]
+      : []),
   ];
 }
 

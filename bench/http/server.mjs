@@ -9,6 +9,7 @@
 //              bare-dict         (Express) bare, with req and res switched to dictionary mode first,
 //              floor-dict        (Express) and the floor so: what sessionkit's Express adapter does
 //                                on the way in, measured without any session work
+//              peer-dict         (Express) express-session behind the same switch
 //              sessionkit        sessionkit's adapter for the framework
 //              sessionkit-cache  the same with the near-cache on (cache: { maxEntries, ttl })
 //              peer              express-session (Express) or @fastify/session (Fastify) on the backend's store
@@ -17,6 +18,7 @@
 // requests and CPU time so far; on "close" drops what it created and exits.
 import { createRequire } from "node:module";
 import { backendByName } from "../lib/backends.mjs";
+import { dictionaryMiddleware } from "../lib/dictionary-mode.mjs";
 import { importDist } from "../lib/dist.mjs";
 import { expressSessionOptions, sessionkitOptions } from "../lib/engine.mjs";
 import { COOKIE_NAME, SECRET, sessionPayload, TTL_MS } from "../lib/fixtures.mjs";
@@ -81,33 +83,13 @@ const fakeCookie = (i) => `${i.toString(16).padStart(32, "0")}.${"a".repeat(43)}
  * The session layer: how to mount it, and what the routes call. `ctx` is what the route gets:
  * Express `req`, Fastify `request`, Hono `c`, Koa `ctx`.
  */
-/**
- * The same switch as sessionkit's Express adapter (src/adapters/dictionary-mode.ts): delete a
- * plain data property Node's constructors set and put it back, which turns the object into a
- * dictionary-mode one. Written out here because the bench apps use only the public package.
- */
-function toDictionaryMode(target, property) {
-  const descriptor = Reflect.getOwnPropertyDescriptor(target, property);
-  if (!descriptor || !("value" in descriptor) || !descriptor.writable || !descriptor.enumerable || !descriptor.configurable)
-    return;
-  delete target[property];
-  target[property] = descriptor.value;
-}
-
 async function sessionLayer() {
   if (["bare", "floor", "bare-dict", "floor-dict"].includes(library)) {
     const floor = library.startsWith("floor") ? await openFloor(backend.name) : null;
     const dictionary = library.endsWith("-dict");
     if (dictionary && framework !== "express") throw new Error(`[bench] "${library}" is an Express configuration`);
     return {
-      mount: dictionary
-        ? async (app) =>
-            app.use((req, res, next) => {
-              toDictionaryMode(req, "complete");
-              toDictionaryMode(res, "sendDate");
-              next();
-            })
-        : async () => {},
+      mount: dictionary ? async (app) => app.use(dictionaryMiddleware) : async () => {},
       // No session: the route does its store work itself (floor) or none (bare).
       async before(ctx, cookie, route) {
         if (!floor || route === "visit") return;
@@ -158,11 +140,14 @@ async function sessionLayer() {
       },
     };
   }
-  if (library === "peer" && framework === "express") {
+  if ((library === "peer" || library === "peer-dict") && framework === "express") {
     const session = require("express-session");
     const opened = await backend.openPeer(session);
     return {
-      mount: async (app) => app.use(session(expressSessionOptions(countedPeerStore(opened.store)))),
+      mount: async (app) => {
+        if (library === "peer-dict") app.use(dictionaryMiddleware);
+        app.use(session(expressSessionOptions(countedPeerStore(opened.store))));
+      },
       get: (req, key) => req.session[key],
       set: (req, key, value) => {
         req.session[key] = value;

@@ -10,6 +10,7 @@
 //   scenario: read (two keys read) | write (one key changed)
 import { Agent, request as httpRequest } from "node:http";
 import { createRequire } from "node:module";
+import { dictionaryMiddleware } from "../lib/dictionary-mode.mjs";
 import { importDist } from "../lib/dist.mjs";
 import { expressSessionOptions, sessionkitOptions } from "../lib/engine.mjs";
 import { cookiePair, sessionPayload } from "../lib/fixtures.mjs";
@@ -31,21 +32,8 @@ app.disable("x-powered-by");
 app.disable("etag");
 let closeSessions = async () => {};
 
-/** The switch of src/adapters/dictionary-mode.ts, written out (the bench uses only the public package). */
-function toDictionaryMode(target, property) {
-  const descriptor = Reflect.getOwnPropertyDescriptor(target, property);
-  if (!descriptor || !("value" in descriptor) || !descriptor.writable || !descriptor.enumerable || !descriptor.configurable)
-    return;
-  delete target[property];
-  target[property] = descriptor.value;
-}
-
 if (configuration === "bare-dict") {
-  app.use((req, res, next) => {
-    toDictionaryMode(req, "complete");
-    toDictionaryMode(res, "sendDate");
-    next();
-  });
+  app.use(dictionaryMiddleware);
 } else if (configuration === "sessionkit" || configuration === "sessionkit-cache") {
   const { createSessions } = await importDist("index.js");
   const { memoryStore } = await importDist("stores/memory.js");

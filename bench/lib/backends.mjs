@@ -165,7 +165,15 @@ export const BACKENDS = [
       const PgStore = require("connect-pg-simple")(session);
       const pool = new pg.Pool({ connectionString: SERVICE_URLS.postgres, max: POOL_SIZE });
       const tableName = `peerbench_${uniqueSuffix()}`;
-      const store = new PgStore({ pool, tableName, createTableIfMissing: true, pruneSessionInterval: false });
+      // connect-pg-simple's own table.sql, with the constraint and index named after the table:
+      // its createTableIfMissing names them "session_pkey" and "IDX_session_expire" whatever the
+      // table, so two peers at once (plain and in dictionary mode) would collide.
+      await pool.query(
+        `CREATE TABLE "${tableName}" ("sid" varchar NOT NULL COLLATE "default", "sess" json NOT NULL, "expire" timestamp(6) NOT NULL,
+         CONSTRAINT "${tableName}_pkey" PRIMARY KEY ("sid") NOT DEFERRABLE INITIALLY IMMEDIATE)`,
+      );
+      await pool.query(`CREATE INDEX "${tableName}_expire" ON "${tableName}" ("expire")`);
+      const store = new PgStore({ pool, tableName, createTableIfMissing: false, pruneSessionInterval: false });
       return {
         store,
         cleanup: async () => {

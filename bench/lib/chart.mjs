@@ -9,6 +9,7 @@ const NAMES = {
   sessionkit: "sessionkit",
   cache: "sessionkit + near-cache",
   peer: "peer (express-session / @fastify/session)",
+  "peer-dict": "peer, dictionary mode",
 };
 
 /** The SVG text, or null when the run has no HTTP rows. */
