@@ -206,7 +206,14 @@ export async function loadSession<Data extends SessionData>(
   return new Session<Data>(context, state);
 }
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+/**
+ * Two turns of the event loop: the first lets a message already in this process's socket be
+ * read (poll phase); the second lets a connection that closed in that turn be noticed. pg and
+ * ioredis report a lost connection from the socket's "close" event, which Node emits in the
+ * loop's closing phase, after the first turn's setImmediate callbacks: one turn would still
+ * serve a hit while the channel is already gone (seen in CI: a revoke during a cut channel).
+ */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
 
 /**
  * A session from the near-cache: the exact transported value verified earlier, the channel up,
@@ -222,7 +229,8 @@ async function cachedSession<Data extends SessionData>(
   const entry = cache.lookup(raw, kind);
   if (entry === undefined) return null;
   if (!cache.synchronous) {
-    // An invalidation may already sit in this process's socket: let it be read first.
+    // An invalidation may already sit in this process's socket, or its connection may just have
+    // closed: let either be seen first.
     await nextTurn();
     if (cache.lookup(raw, kind) !== entry) return null;
   }

@@ -1,6 +1,7 @@
 // The near-cache (createSessions({ cache })) on the memory store and its in-process channel,
 // and on a controllable channel that can drop. Correctness only: no timings.
 import { mkdtempSync, rmSync } from "node:fs";
+import { type AddressInfo, connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -310,6 +311,28 @@ describe("near-cache", () => {
     await b.load(requestWith(cookie));
     await a.revoke(id); // delivered on the next tick, like a message sitting in a socket
     expect((await b.load(requestWith(cookie))).isNew).toBe(true);
+  });
+
+  it("a hit waits until a connection closed in the same loop turn is noticed (pg and ioredis report it from 'close')", async () => {
+    const channel = testChannel({ synchronous: false });
+    const { a, b } = pair({ store: withChannel(memoryStore(), channel) });
+    const cookie = await signIn(a);
+    const id = (await b.load(requestWith(cookie))).id;
+    await b.load(requestWith(cookie)); // cached in b
+    // b's channel connection: a real socket whose "close" reports the channel down, as pg's does.
+    const server = createServer((socket) => socket.resume());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const socket = connect((server.address() as AddressInfo).port, "127.0.0.1");
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.once("close", () => channel.drop());
+    // The revoke's message is lost (the connection is going); in the same turn the connection
+    // closes and b's next request arrives.
+    channel.publish = async () => {};
+    await a.revoke(id);
+    socket.destroy();
+    const next = b.load(requestWith(cookie));
+    expect((await next).isNew).toBe(true);
+    server.close();
   });
 
   it("touches at most once per touchInterval, also when every read is a hit", async () => {
