@@ -80,7 +80,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const cookieOf = (res: Response) => res.headers.getSetCookie()[0]?.split(";")[0];
 
 interface Result {
+  /** When the request started. */
   at: number;
+  /** When its answer (or failure) came. */
+  done: number;
   ok: boolean;
   write: boolean;
   problem?: string;
@@ -188,13 +191,19 @@ async function runFailover(label: string, adapter: AdapterKind, group: SentinelG
           lost: false,
         };
         tracked.push(s);
-        results.push({ at, ok: true, write: true });
+        results.push({ at, done: Date.now(), ok: true, write: true });
         return s;
       }
       const clean = res.status >= 500 && body.storeError === true;
-      results.push({ at, ok: false, write: true, problem: clean ? undefined : `unclean ${res.status} ${JSON.stringify(body)}` });
+      results.push({
+        at,
+        done: Date.now(),
+        ok: false,
+        write: true,
+        problem: clean ? undefined : `unclean ${res.status} ${JSON.stringify(body)}`,
+      });
     } catch (error) {
-      results.push({ at, ok: false, write: true, problem: `transport: ${(error as Error).message}` });
+      results.push({ at, done: Date.now(), ok: false, write: true, problem: `transport: ${(error as Error).message}` });
     }
     return null;
   };
@@ -213,7 +222,7 @@ async function runFailover(label: string, adapter: AdapterKind, group: SentinelG
       const at = Date.now();
       const answer = await userRequest(app.url, s.cookie, write, value);
       if ("transportError" in answer) {
-        results.push({ at, ok: false, write, problem: `transport: ${answer.transportError}` });
+        results.push({ at, done: Date.now(), ok: false, write, problem: `transport: ${answer.transportError}` });
         continue;
       }
       const { status, body } = answer;
@@ -221,21 +230,27 @@ async function runFailover(label: string, adapter: AdapterKind, group: SentinelG
         if (body.id !== s.id) {
           // The session was gone: the engine started a fresh one and set this value in it.
           const problem = lose(s, at, "session");
-          results.push({ at, ok: problem === undefined, write, problem });
+          results.push({ at, done: Date.now(), ok: problem === undefined, write, problem });
           s = null;
           continue;
         }
         s.committed = value;
         s.uncertain.clear();
         s.acked.set(value, Date.now());
-        results.push({ at, ok: true, write });
+        results.push({ at, done: Date.now(), ok: true, write });
       } else if (status === 200) {
         const problem = checkRead(s, at, body);
-        results.push({ at, ok: problem === undefined, write, problem });
+        results.push({ at, done: Date.now(), ok: problem === undefined, write, problem });
       } else {
         if (write) s.uncertain.add(value);
         const clean = status >= 500 && body.storeError === true;
-        results.push({ at, ok: false, write, problem: clean ? undefined : `unclean ${status} ${JSON.stringify(body)}` });
+        results.push({
+          at,
+          done: Date.now(),
+          ok: false,
+          write,
+          problem: clean ? undefined : `unclean ${status} ${JSON.stringify(body)}`,
+        });
       }
       await sleep(Math.random() * 5);
     }
@@ -281,9 +296,13 @@ async function runFailover(label: string, adapter: AdapterKind, group: SentinelG
   client.disconnect();
 
   // Recovery: the first write that went through after the failover began, and the first
-  // moment after which every request succeeded.
+  // moment after which every request succeeded. When requests fail (a crash), the failover
+  // has surely begun once the first failure came back: a write started after the trigger but
+  // answered before SIGKILL landed went through the old master, not through the failover.
   const after = results.filter((r) => r.at >= trigger);
-  const recoveredAt = after.find((r) => r.ok && r.write)?.at ?? Number.NaN;
+  const firstFailureDone = after.reduce((m, r) => (r.ok ? m : Math.min(m, r.done)), Number.POSITIVE_INFINITY);
+  const failoverFrom = Number.isFinite(firstFailureDone) ? firstFailureDone : trigger;
+  const recoveredAt = after.find((r) => r.ok && r.write && r.at > failoverFrom)?.at ?? Number.NaN;
   const errorsAfterRecovery = after.filter((r) => r.at > recoveredAt && !r.ok);
   const lastFailure = after.filter((r) => !r.ok).reduce((m, r) => Math.max(m, r.at), trigger);
   const firstSuccessAfter = after.find((r) => r.ok && r.at >= lastFailure)?.at ?? Number.NaN;
