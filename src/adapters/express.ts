@@ -114,8 +114,8 @@ const sessionIdGetterOn = new WeakMap<object, boolean>();
 /**
  * express-session's `req.sessionID` (logging and rate-limit middleware read it): the public
  * id, read live (a new session gets its id at first use). The getter lives on the request's
- * prototype, defined once: an accessor defined on each request moves it off the shape Express
- * is optimized for, and every later property access on it pays (docs/benchmarks.md). Writing
+ * prototype, defined once: an accessor defined on each request costs a property definition per
+ * request (and, with `dictionaryMode: false`, yet another hidden class). Writing
  * `req.sessionID` gives that request an own value, as with express-session.
  */
 function exposeSessionId(req: StatefulRequest, state: RequestSessionState): void {
